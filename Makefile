@@ -1,0 +1,31 @@
+# The two commands: `make run` (the main job) and `make test` (the test suite). Both set up first.
+SHELL := /bin/bash
+VENV := .venv
+APE := $(VENV)/bin/ape
+ANVIL_NETWORK := ethereum:local:foundry
+# ape-foundry looks for anvil on PATH; setup links it into .venv/bin.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: setup run test test-contracts test-anvil lint format clean help
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+setup:  ## Install everything (idempotent): virtualenv, Python and npm pins, solc adapter, anvil, compile
+	@bash tools/setup.sh
+
+run: setup  ## The main job: deploy a worker network on a local anvil chain and show it working
+	$(APE) run deploy_local --network $(ANVIL_NETWORK)
+
+test: setup  ## All tests: contracts on the embedded chain, then the anvil set on a real node
+	$(APE) test tests -m "not anvil" -q
+	$(APE) test tests -m "anvil or smoke" -q --network $(ANVIL_NETWORK)
+
+lint:  ## ruff lint and format check
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format:  ## Apply ruff formatting and fixes
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+clean:  ## Remove build outputs and caches (keeps .venv and node_modules)
+	rm -rf .build contracts/.cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+
+import {Bitmask} from "./libraries/Bitmask.sol";
+import {WorkerPool} from "./WorkerPool.sol";
+
+/// @title WorkerVoting
+/// @notice Rounds of threshold voting on result hashes (Merkle roots of workflow records).
+/// @dev Gas shape: a round is one packed slot plus the leading result. Votes for the leading result
+/// touch only those two slots; other results keep a voter mask each. Nothing loops over the pool.
+contract WorkerVoting is WorkerPool {
+    using Bitmask for uint64;
+
+    /// @dev One slot: everything a vote reads and writes.
+    struct Round {
+        uint64 voted; // workers that voted (sealed mode: revealed) in the current attempt
+        uint64 early; // the first `speedRank` votes (sealed mode: commits) of the current attempt
+        uint32 deadline; // end of the current phase
+        uint24 seq; // position in the round log
+        uint16 configVersion;
+        Status status;
+        uint8 attempt;
+        uint8 threshold;
+        uint8 eligible;
+        uint8 leaderVotes; // votes for the leading result before the round was recorded
+        bool tied; // another result has as many votes as the leading one
+        uint8 speedRank;
+    }
+
+    /// @dev Written only by dissenting votes and in sealed mode.
+    struct Extra {
+        uint64 dissent; // voters of any result other than the leading one
+        uint64 committed; // sealed mode: workers that committed in the current attempt
+        uint32 revealDeadline; // sealed mode: set when every eligible worker committed early
+    }
+
+    mapping(bytes32 votingId => Round) private _rounds;
+    mapping(bytes32 votingId => bytes32) private _leader; // leading result; the recorded one at the end
+    mapping(bytes32 votingId => Extra) private _extra;
+    mapping(bytes32 tallyKey => uint64 voters) private _tally; // results other than the leading one
+    mapping(bytes32 votingId => mapping(address worker => bytes32)) private _commitments;
+    mapping(uint256 seq => bytes32 votingId) private _roundLog;
+    mapping(uint256 index => bytes32 votingId) private _chain;
+    mapping(address worker => WorkerStats) private _stats;
+
+    /// @notice First link of the result chain: binds the chain to this contract on this chain.
+    bytes32 public immutable genesis;
+    bytes32 private _head;
+
+    constructor(address initialOwner, Config memory config) WorkerPool(initialOwner, config) {
+        genesis = keccak256(abi.encode(block.chainid, address(this)));
+        _head = genesis;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Voting
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Votes `result` in round `votingId` (open mode); the first vote opens the round.
+    function vote(bytes32 votingId, bytes32 result) external {
+        (Round memory r, uint8 index) = _enter(votingId, result);
+        uint64 bit = Bitmask.bit(index);
+        if (r.status == Status.Voting) {
+            if (block.timestamp > r.deadline) revert VotingDeadlinePassed(votingId, r.deadline);
+            if (r.voted.count() < r.speedRank) r.early |= bit;
+            r.voted |= bit;
+            _count(votingId, r, bit, result);
+            emit VoteCast(votingId, msg.sender, r.attempt, result, false);
+        } else if (r.status == Status.Consensus && !_configs[r.configVersion].sealedMode) {
+            _lateVote(votingId, r, bit, result);
+        } else if (r.status == Status.Committing || r.status == Status.Revealing) {
+            revert VotingWrongMode(votingId, true);
+        } else {
+            revert VotingWrongStatus(votingId, r.status);
+        }
+        _rounds[votingId] = r;
+    }
+
+    /// @notice Commits `commitment` in round `votingId` (sealed mode); the first commit opens it.
+    /// @param commitment keccak256(abi.encode(result, salt, worker, votingId, attempt, chainid, this)).
+    function commit(bytes32 votingId, bytes32 commitment) external {
+        (Round memory r, uint8 index) = _enter(votingId, commitment);
+        if (r.status != Status.Committing) {
+            if (r.status == Status.Voting) revert VotingWrongMode(votingId, false);
+            revert VotingWrongStatus(votingId, r.status);
+        }
+        if (block.timestamp > r.deadline) revert VotingDeadlinePassed(votingId, r.deadline);
+        Extra memory x = _extra[votingId];
+        uint64 bit = Bitmask.bit(index);
+        if (x.committed & bit != 0) revert VotingAlreadyVoted(votingId, msg.sender);
+        uint256 commits = x.committed.count();
+        if (commits < r.speedRank) r.early |= bit;
+        x.committed |= bit;
+        if (commits + 1 == r.eligible) {
+            // Every eligible worker committed: the reveal phase starts now.
+            r.status = Status.Revealing;
+            r.deadline = uint32(block.timestamp) + _configs[r.configVersion].revealDuration;
+            x.revealDeadline = r.deadline;
+        }
+        _commitments[votingId][msg.sender] = commitment;
+        _extra[votingId] = x;
+        _rounds[votingId] = r;
+        emit VoteCommitted(votingId, msg.sender, r.attempt);
+    }
+
+    /// @notice Reveals the committed `result` with its `salt` (sealed mode).
+    function reveal(bytes32 votingId, bytes32 result, bytes32 salt) external {
+        if (result == bytes32(0)) revert VotingZeroResult();
+        if (_pool.paused) revert VotingPaused();
+        Round memory r = _rounds[votingId];
+        if (r.status == Status.Committing) {
+            if (block.timestamp <= r.deadline) revert VotingRevealNotOpen(votingId, uint256(r.deadline) + 1);
+            r.status = Status.Revealing;
+            r.deadline += _configs[r.configVersion].revealDuration;
+        } else if (r.status != Status.Revealing && r.status != Status.Consensus) {
+            revert VotingWrongStatus(votingId, r.status);
+        }
+        if (block.timestamp > r.deadline) revert VotingDeadlinePassed(votingId, r.deadline);
+        Worker memory w = _workers[msg.sender];
+        uint64 bit = Bitmask.bit(w.index);
+        if (!w.active || _extra[votingId].committed & bit == 0) revert VotingNotCommitted(votingId, msg.sender);
+        if (r.voted & bit != 0) revert VotingAlreadyVoted(votingId, msg.sender);
+        bytes32 expected = commitmentOf(result, salt, msg.sender, votingId, r.attempt);
+        if (_commitments[votingId][msg.sender] != expected) revert VotingCommitmentMismatch(votingId, msg.sender);
+        delete _commitments[votingId][msg.sender];
+        if (r.status == Status.Consensus) {
+            _lateVote(votingId, r, bit, result);
+        } else {
+            r.voted |= bit;
+            _count(votingId, r, bit, result);
+            emit VoteCast(votingId, msg.sender, r.attempt, result, false);
+        }
+        _rounds[votingId] = r;
+    }
+
+    /// @notice The commitment a worker sends in sealed mode for `result` and `salt`.
+    function commitmentOf(bytes32 result, bytes32 salt, address worker, bytes32 votingId, uint8 attempt)
+        public
+        view
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(result, salt, worker, votingId, attempt, block.chainid, address(this)));
+    }
+
+    /// @dev Common checks of vote and commit; opens the round on its first vote or commit.
+    function _enter(bytes32 votingId, bytes32 value) private returns (Round memory r, uint8 index) {
+        if (value == bytes32(0)) revert VotingZeroResult();
+        Pool memory p = _pool;
+        if (p.paused) revert VotingPaused();
+        Worker memory w = _workers[msg.sender];
+        if (!w.active) revert VotingNotWorker(msg.sender);
+        r = _rounds[votingId];
+        if (r.status == Status.None) r = _open(votingId, p);
+        if (w.joinedSeq > r.seq) revert VotingNotEligible(votingId, msg.sender);
+        if (r.voted.has(w.index)) revert VotingAlreadyVoted(votingId, msg.sender);
+        index = w.index;
+    }
+
+    /// @dev Fixes the eligible set (active now) and the threshold for the whole round.
+    function _open(bytes32 votingId, Pool memory p) private returns (Round memory r) {
+        Config memory c = _configs[p.configVersion];
+        uint8 threshold = c.threshold == 0 ? p.activeCount / 2 + 1 : c.threshold;
+        if (threshold > p.activeCount) revert VotingThresholdUnreachable(threshold, p.activeCount);
+        r.seq = p.roundCount;
+        r.configVersion = p.configVersion;
+        r.status = c.sealedMode ? Status.Committing : Status.Voting;
+        r.attempt = 1;
+        r.threshold = threshold;
+        r.eligible = p.activeCount;
+        r.speedRank = c.speedRank;
+        r.deadline = uint32(block.timestamp) + c.voteDuration;
+        _roundLog[p.roundCount] = votingId;
+        ++_pool.roundCount;
+        emit RoundOpened(votingId, 1, r.seq, threshold, r.eligible, r.deadline);
+    }
+
+    /// @dev Counts a vote for `result`; records the result once it reaches the threshold.
+    function _count(bytes32 votingId, Round memory r, uint64 bit, bytes32 result) private {
+        bytes32 leader = _leader[votingId];
+        if (leader == bytes32(0)) {
+            _leader[votingId] = result;
+            r.leaderVotes = 1;
+        } else if (result == leader) {
+            ++r.leaderVotes;
+            r.tied = false;
+        } else {
+            Extra memory x = _extra[votingId];
+            bytes32 key = _tallyKey(votingId, r.attempt, result);
+            uint64 voters = _tally[key] | bit;
+            uint256 votes = voters.count();
+            if (votes > r.leaderVotes) {
+                // `result` overtakes the leader: the old leader's voters become a tallied result.
+                uint64 leaderVoters = (r.voted & ~bit) & ~x.dissent;
+                _tally[_tallyKey(votingId, r.attempt, leader)] = leaderVoters;
+                x.dissent = (x.dissent | leaderVoters) & ~voters;
+                _leader[votingId] = result;
+                r.leaderVotes = uint8(votes);
+                r.tied = false;
+            } else {
+                _tally[key] = voters;
+                x.dissent |= bit;
+                r.tied = votes == r.leaderVotes;
+            }
+            _extra[votingId] = x;
+        }
+        if (r.leaderVotes >= r.threshold) _record(votingId, r, _leader[votingId], Status.Consensus);
+    }
+
+    /// @dev A vote after consensus: recorded for the worker's counters, never changes the result.
+    function _lateVote(bytes32 votingId, Round memory r, uint64 bit, bytes32 result) private {
+        r.voted |= bit;
+        if (result != _leader[votingId]) _extra[votingId].dissent |= bit;
+        ++_workers[msg.sender].late;
+        emit VoteCast(votingId, msg.sender, r.attempt, result, true);
+    }
+
+    function _tallyKey(bytes32 votingId, uint8 attempt, bytes32 result) private pure returns (bytes32) {
+        return keccak256(abi.encode(votingId, attempt, result));
+    }
+
+    /// @dev Appends the result to the chain: head' = keccak(head, index, votingId, result, attempt, votes, kind).
+    function _record(bytes32 votingId, Round memory r, bytes32 result, Status kind) private {
+        uint32 index = _pool.chainLength;
+        bytes32 head = keccak256(abi.encode(_head, index, votingId, result, r.attempt, r.leaderVotes, kind));
+        _head = head;
+        _chain[index] = votingId;
+        _pool.chainLength = index + 1;
+        r.status = kind;
+        emit ResultRecorded(votingId, result, kind, r.attempt, r.leaderVotes, index, head);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // No consensus: re-run, then fallback
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Ends an attempt that can no longer reach consensus (deadline passed, or too few votes
+    /// left). Attempt 1 re-opens as attempt 2; a failed attempt 2 applies the fallback. Anyone may call.
+    function finalize(bytes32 votingId) external {
+        Round memory r = _rounds[votingId];
+        if (r.status != Status.Voting && r.status != Status.Committing && r.status != Status.Revealing) {
+            revert VotingWrongStatus(votingId, r.status);
+        }
+        Config memory c = _configs[r.configVersion];
+        if (!_failed(votingId, r, c)) revert VotingNothingToFinalize(votingId);
+        if (r.attempt == 1) {
+            r.attempt = 2;
+            r.voted = 0;
+            r.early = 0;
+            r.leaderVotes = 0;
+            r.tied = false;
+            r.status = c.sealedMode ? Status.Committing : Status.Voting;
+            r.deadline = uint32(block.timestamp) + c.voteDuration;
+            delete _leader[votingId];
+            delete _extra[votingId];
+            emit RoundReopened(votingId, r.deadline);
+            emit RoundOpened(votingId, 2, r.seq, r.threshold, r.eligible, r.deadline);
+        } else if (c.fallbackPolicy == Fallback.Failover) {
+            r.status = Status.AwaitingFailover;
+            emit FailoverRequested(votingId, c.failover);
+        } else if (
+            c.fallbackPolicy == Fallback.AcceptPlurality && !r.tied && r.leaderVotes >= c.pluralityMinVotes
+        ) {
+            _record(votingId, r, _leader[votingId], Status.Plurality);
+        } else {
+            r.status = Status.Failed;
+            emit RoundFailed(votingId, c.fallbackPolicy);
+        }
+        _rounds[votingId] = r;
+    }
+
+    /// @dev Whether the current attempt can no longer reach the threshold.
+    function _failed(bytes32 votingId, Round memory r, Config memory c) private view returns (bool) {
+        uint256 deadline = r.deadline;
+        uint256 left; // votes that may still arrive
+        if (r.status == Status.Voting) {
+            left = r.eligible - r.voted.count();
+        } else {
+            uint64 committed = _extra[votingId].committed;
+            if (r.status == Status.Committing && block.timestamp > deadline) deadline += c.revealDuration;
+            bool commitsOpen = r.status == Status.Committing && block.timestamp <= r.deadline;
+            left = (commitsOpen ? r.eligible : committed.count()) - r.voted.count();
+        }
+        return block.timestamp > deadline || uint256(r.leaderVotes) + left < r.threshold;
+    }
+
+    /// @notice Records `result` for a round handed to the failover address after two failed attempts.
+    function resolveByFailover(bytes32 votingId, bytes32 result) external {
+        if (result == bytes32(0)) revert VotingZeroResult();
+        Round memory r = _rounds[votingId];
+        if (r.status != Status.AwaitingFailover) revert VotingWrongStatus(votingId, r.status);
+        if (msg.sender != _configs[r.configVersion].failover) revert VotingNotFailover(msg.sender);
+        if (result != _leader[votingId]) {
+            // Keep "voters of the recorded result = voted & ~dissent" true for the counters.
+            uint64 voters = _tally[_tallyKey(votingId, r.attempt, result)];
+            _extra[votingId].dissent = r.voted & ~voters;
+            _leader[votingId] = result;
+            r.leaderVotes = uint8(voters.count());
+        }
+        _record(votingId, r, result, Status.FailoverResolved);
+        _rounds[votingId] = r;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Per-worker counters
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Adds up to `maxRounds` settled rounds to `worker`'s stored counters; anyone may call.
+    /// @dev A round is settled once it is recorded or failed and its last deadline passed (so no late
+    /// vote can still change it). Syncing stops at the first round that is not settled yet.
+    function syncStats(address worker, uint256 maxRounds) external returns (WorkerStats memory stats) {
+        if (!_workers[worker].active && !_workers[worker].retired) revert VotingNotWorker(worker);
+        stats = _accumulate(worker, _stats[worker], maxRounds);
+        _stats[worker] = stats;
+        emit StatsSynced(worker, stats.syncedSeq);
+    }
+
+    /// @notice `worker`'s counters: stored ones plus up to `maxRounds` settled rounds not yet synced.
+    function workerStats(address worker, uint256 maxRounds) external view returns (WorkerStats memory stats) {
+        stats = _accumulate(worker, _stats[worker], maxRounds);
+        stats.late = _workers[worker].late;
+    }
+
+    function _accumulate(address worker, WorkerStats memory s, uint256 maxRounds)
+        private
+        view
+        returns (WorkerStats memory)
+    {
+        Worker memory w = _workers[worker];
+        uint256 end = w.active ? _pool.roundCount : w.leftSeq;
+        uint256 seq = s.syncedSeq > w.joinedSeq ? s.syncedSeq : w.joinedSeq;
+        if (end > seq + maxRounds) end = seq + maxRounds;
+        for (; seq < end; ++seq) {
+            bytes32 votingId = _roundLog[seq];
+            Round memory r = _rounds[votingId];
+            if (!_settled(r)) break;
+            ++s.eligible;
+            if (!r.voted.has(w.index)) {
+                ++s.missed;
+            } else {
+                ++s.cast;
+                if (_recorded(r.status) && !_extra[votingId].dissent.has(w.index)) ++s.inConsensus;
+                else ++s.dissenting;
+            }
+        }
+        s.syncedSeq = uint32(seq);
+        return s;
+    }
+
+    function _settled(Round memory r) private view returns (bool) {
+        return (_recorded(r.status) || r.status == Status.Failed) && block.timestamp > r.deadline;
+    }
+
+    function _recorded(Status s) private pure returns (bool) {
+        return s == Status.Consensus || s == Status.Plurality || s == Status.FailoverResolved;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Views: rounds, result chain, audit
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice State of round `votingId`; `result` is the recorded result once there is one.
+    function roundState(bytes32 votingId) external view returns (RoundView memory v) {
+        Round memory r = _rounds[votingId];
+        Extra memory x = _extra[votingId];
+        v = RoundView({
+            status: r.status,
+            attempt: r.attempt,
+            threshold: r.threshold,
+            eligibleCount: r.eligible,
+            leaderVotes: r.leaderVotes,
+            tied: r.tied,
+            deadline: r.deadline,
+            seq: r.seq,
+            configVersion: r.configVersion,
+            voted: r.voted,
+            early: r.early,
+            committed: x.committed,
+            dissent: x.dissent,
+            result: _recorded(r.status) ? _leader[votingId] : bytes32(0)
+        });
+    }
+
+    /// @notice The recorded result of `votingId`, or zero while there is none.
+    function resultOf(bytes32 votingId) external view returns (bytes32) {
+        return _recorded(_rounds[votingId].status) ? _leader[votingId] : bytes32(0);
+    }
+
+    /// @notice The round with sequence number `seq` (rounds are numbered as they open).
+    function roundAt(uint256 seq) external view returns (bytes32 votingId) {
+        return _roundLog[seq];
+    }
+
+    /// @notice Voters of `result` in the current attempt of `votingId`, as a pool-index mask.
+    function votersOf(bytes32 votingId, bytes32 result) external view returns (uint64) {
+        Round memory r = _rounds[votingId];
+        if (result != bytes32(0) && result == _leader[votingId]) return r.voted & ~_extra[votingId].dissent;
+        return _tally[_tallyKey(votingId, r.attempt, result)];
+    }
+
+    /// @notice Current head of the result chain and its length.
+    function chainHead() external view returns (bytes32 head, uint256 length) {
+        return (_head, _pool.chainLength);
+    }
+
+    /// @notice Entry `index` of the result chain. Recompute the heads from `genesis` with
+    /// keccak256(abi.encode(prevHead, index, votingId, result, attempt, votes, kind)) to verify it.
+    function chainEntry(uint256 index) external view returns (ChainEntry memory) {
+        uint256 length = _pool.chainLength;
+        if (index >= length) revert VotingNoSuchEntry(index, length);
+        bytes32 votingId = _chain[index];
+        Round memory r = _rounds[votingId];
+        return ChainEntry({
+            votingId: votingId,
+            result: _leader[votingId],
+            attempt: r.attempt,
+            votes: r.leaderVotes,
+            kind: r.status
+        });
+    }
+
+    /// @notice Whether a record belongs to the recorded result of `votingId`. The leaf is the
+    /// OpenZeppelin standard Merkle tree leaf: keccak256(bytes.concat(keccak256(encodedRecord))),
+    /// where `encodedRecord` is the ABI encoding of the record's fields.
+    function verifyRecord(bytes32 votingId, bytes32[] calldata proof, bytes calldata encodedRecord)
+        external
+        view
+        returns (bool)
+    {
+        if (!_recorded(_rounds[votingId].status)) return false;
+        bytes32 leaf = keccak256(bytes.concat(keccak256(encodedRecord)));
+        return MerkleProof.verifyCalldata(proof, _leader[votingId], leaf);
+    }
+}

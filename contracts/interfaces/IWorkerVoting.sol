@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title IWorkerVoting
+/// @notice Threshold voting of a worker pool on workflow results, with one re-run, a configured
+/// fallback, an optional commit-reveal (sealed) mode and a hash chain over every recorded result.
+interface IWorkerVoting {
+    // ---------------------------------------------------------------------------------------------
+    // Types
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Lifecycle of a round. Recorded states (Consensus, Plurality, FailoverResolved) and
+    /// Failed are final; AwaitingFailover ends when the failover address records a result.
+    enum Status {
+        None,
+        Voting,
+        Committing,
+        Revealing,
+        Consensus,
+        Plurality,
+        FailoverResolved,
+        Failed,
+        AwaitingFailover
+    }
+
+    /// @notice What happens when the second attempt of a round fails too.
+    enum Fallback {
+        AlertOnly,
+        AcceptPlurality,
+        Failover
+    }
+
+    /// @notice Round parameters; a change applies to rounds opened afterwards.
+    /// @param threshold Votes needed for consensus; 0 means a simple majority of the eligible set.
+    /// @param sealedMode Sealed (commit-reveal) mode: commit a hash first, reveal after the commit phase.
+    /// @param voteDuration Seconds an attempt accepts votes (sealed mode: commits).
+    /// @param revealDuration Sealed mode: seconds the reveal phase lasts.
+    /// @param fallbackPolicy Applied when the second attempt fails.
+    /// @param pluralityMinVotes AcceptPlurality: least votes the plurality result needs.
+    /// @param speedRank How many of the first votes (sealed mode: commits) of an attempt count as fast.
+    /// @param failover Failover: the address that may record a result for a round handed to it.
+    struct Config {
+        uint8 threshold;
+        bool sealedMode;
+        uint32 voteDuration;
+        uint32 revealDuration;
+        Fallback fallbackPolicy;
+        uint8 pluralityMinVotes;
+        uint8 speedRank;
+        address failover;
+    }
+
+    /// @notice A round as the views report it.
+    struct RoundView {
+        Status status;
+        uint8 attempt;
+        uint8 threshold;
+        uint8 eligibleCount;
+        uint8 leaderVotes;
+        bool tied;
+        uint32 deadline;
+        uint32 seq;
+        uint16 configVersion;
+        uint64 voted;
+        uint64 early;
+        uint64 committed;
+        uint64 dissent;
+        bytes32 result;
+    }
+
+    /// @notice One entry of the result chain.
+    struct ChainEntry {
+        bytes32 votingId;
+        bytes32 result;
+        uint8 attempt;
+        uint8 votes;
+        Status kind;
+    }
+
+    /// @notice A worker's pool membership.
+    struct WorkerInfo {
+        bool active;
+        bool retired;
+        uint8 index;
+        uint32 joinedSeq;
+        uint32 leftSeq;
+    }
+
+    /// @notice Per-worker counters over settled rounds (see `syncStats`).
+    /// @param eligible Rounds the worker was eligible for.
+    /// @param cast Votes (sealed mode: reveals) in the final attempt of those rounds.
+    /// @param inConsensus Votes equal to the recorded result.
+    /// @param dissenting Votes that differed from the recorded result (or in rounds with none).
+    /// @param late Votes cast after the round had reached consensus (counted when cast).
+    /// @param missed Eligible rounds without a vote (unrevealed commits count as missed).
+    /// @param syncedSeq Rounds with a sequence number below this one are included.
+    struct WorkerStats {
+        uint32 eligible;
+        uint32 cast;
+        uint32 inConsensus;
+        uint32 dissenting;
+        uint32 late;
+        uint32 missed;
+        uint32 syncedSeq;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Errors
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Thrown when a worker address is zero.
+    error VotingZeroAddress();
+    /// @notice Thrown when the pool already holds `max` workers.
+    error VotingPoolFull(uint256 max);
+    /// @notice Thrown when adding a worker that is already in the pool.
+    error VotingWorkerExists(address worker);
+    /// @notice Thrown when adding a worker that was removed before: removal is final.
+    error VotingWorkerRetired(address worker);
+    /// @notice Thrown when the caller or subject is not an active worker.
+    error VotingNotWorker(address account);
+    /// @notice Thrown when the eligibility gate does not grant `worker` the configured role.
+    error VotingWorkerNotEligible(address worker);
+    /// @notice Thrown when asking to remove a worker that still holds its role (or no gate is set).
+    error VotingWorkerStillEligible(address worker);
+    /// @notice Thrown when a configuration field is out of range; `field` names it.
+    error VotingInvalidConfig(string field);
+    /// @notice Thrown when a round would open with a threshold the eligible set cannot reach.
+    error VotingThresholdUnreachable(uint256 threshold, uint256 eligible);
+    /// @notice Thrown when voting or opening rounds while paused.
+    error VotingPaused();
+    /// @notice Thrown when pausing while paused or unpausing while not paused.
+    error VotingPauseUnchanged(bool paused);
+    /// @notice Thrown when a worker was not in the pool when the round opened.
+    error VotingNotEligible(bytes32 votingId, address worker);
+    /// @notice Thrown when a worker votes (or commits, or reveals) twice in one attempt.
+    error VotingAlreadyVoted(bytes32 votingId, address worker);
+    /// @notice Thrown when a result or commitment is zero.
+    error VotingZeroResult();
+    /// @notice Thrown when the round is in `status`, which does not allow the call.
+    error VotingWrongStatus(bytes32 votingId, Status status);
+    /// @notice Thrown when the voting window of the attempt closed at `deadline`.
+    error VotingDeadlinePassed(bytes32 votingId, uint256 deadline);
+    /// @notice Thrown when a plain vote is sent to a sealed round or a commit to an open one.
+    error VotingWrongMode(bytes32 votingId, bool sealedMode);
+    /// @notice Thrown when revealing before the commit phase ended.
+    error VotingRevealNotOpen(bytes32 votingId, uint256 opensAt);
+    /// @notice Thrown when revealing without a commitment in this attempt.
+    error VotingNotCommitted(bytes32 votingId, address worker);
+    /// @notice Thrown when a reveal does not match the worker's commitment.
+    error VotingCommitmentMismatch(bytes32 votingId, address worker);
+    /// @notice Thrown when finalize is called but the round is neither past its deadline nor stuck.
+    error VotingNothingToFinalize(bytes32 votingId);
+    /// @notice Thrown when someone other than the failover address resolves a round.
+    error VotingNotFailover(address account);
+    /// @notice Thrown when reading a chain entry past the end of the chain.
+    error VotingNoSuchEntry(uint256 index, uint256 length);
+
+    // ---------------------------------------------------------------------------------------------
+    // Events
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Emitted when a worker joins the pool at pool index `index`.
+    event WorkerAdded(address indexed worker, uint8 index, uint32 joinedSeq);
+    /// @notice Emitted when a worker leaves the pool for good.
+    event WorkerRemoved(address indexed worker, address indexed by, uint32 leftSeq);
+    /// @notice Emitted when the round parameters change; rounds opened later use `version`.
+    event ConfigUpdated(uint16 indexed version, Config config);
+    /// @notice Emitted when the eligibility gate changes (zero address: no gate).
+    event EligibilityGateUpdated(address gate, bytes32 role, uint256 roleVersion);
+    /// @notice Emitted when votes and new rounds are paused.
+    event Paused(address account);
+    /// @notice Emitted when votes and new rounds are allowed again.
+    event Unpaused(address account);
+    /// @notice Emitted when an attempt of a round opens (attempt 2 after a failed first attempt).
+    event RoundOpened(
+        bytes32 indexed votingId, uint8 attempt, uint32 seq, uint8 threshold, uint8 eligible, uint32 deadline
+    );
+    /// @notice Emitted for each vote (sealed mode: each reveal), late votes included.
+    event VoteCast(bytes32 indexed votingId, address indexed worker, uint8 attempt, bytes32 result, bool late);
+    /// @notice Emitted for each commitment in sealed mode.
+    event VoteCommitted(bytes32 indexed votingId, address indexed worker, uint8 attempt);
+    /// @notice Emitted when a result is recorded and appended to the result chain.
+    event ResultRecorded(
+        bytes32 indexed votingId,
+        bytes32 indexed result,
+        Status kind,
+        uint8 attempt,
+        uint8 votes,
+        uint256 chainIndex,
+        bytes32 head
+    );
+    /// @notice Emitted when an attempt fails and the round opens again as attempt 2.
+    event RoundReopened(bytes32 indexed votingId, uint32 deadline);
+    /// @notice Emitted when the second attempt fails and no result is recorded.
+    event RoundFailed(bytes32 indexed votingId, Fallback fallbackPolicy);
+    /// @notice Emitted when the second attempt fails and the round is handed to `failover`.
+    event FailoverRequested(bytes32 indexed votingId, address failover);
+    /// @notice Emitted when a worker's counters are brought up to `syncedSeq`.
+    event StatsSynced(address indexed worker, uint32 syncedSeq);
+}
