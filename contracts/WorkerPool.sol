@@ -52,8 +52,7 @@ abstract contract WorkerPool is IWorkerVoting, Ownable2Step {
 
     constructor(address initialOwner, Config memory config) Ownable(initialOwner) {
         _validate(config);
-        _configs[0] = config;
-        emit ConfigUpdated(0, config);
+        _store(0, config);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -123,9 +122,23 @@ abstract contract WorkerPool is IWorkerVoting, Ownable2Step {
     function setConfig(Config calldata config) external onlyOwner {
         _validate(config);
         uint16 version = _pool.configVersion + 1;
-        _configs[version] = config;
         _pool.configVersion = version;
-        emit ConfigUpdated(version, config);
+        _store(version, config);
+    }
+
+    function _store(uint16 version, Config memory c) private {
+        _configs[version] = c;
+        emit ConfigUpdated(
+            version,
+            c.threshold,
+            c.sealedMode,
+            c.voteDuration,
+            c.revealDuration,
+            c.fallbackPolicy,
+            c.pluralityMinVotes,
+            c.speedRank,
+            c.failover
+        );
     }
 
     /// @notice Sets the eligibility gate; `gate` zero turns the gate off.

@@ -66,8 +66,8 @@ contract WorkerVoting is WorkerPool {
             if (block.timestamp > r.deadline) revert VotingDeadlinePassed(votingId, r.deadline);
             if (r.voted.count() < r.speedRank) r.early |= bit;
             r.voted |= bit;
-            _count(votingId, r, bit, result);
             emit VoteCast(votingId, msg.sender, r.attempt, result, false);
+            _count(votingId, r, bit, result);
         } else if (r.status == Status.Consensus && !_configs[r.configVersion].sealedMode) {
             _lateVote(votingId, r, bit, result);
         } else if (r.status == Status.Committing || r.status == Status.Revealing) {
@@ -129,8 +129,8 @@ contract WorkerVoting is WorkerPool {
             _lateVote(votingId, r, bit, result);
         } else {
             r.voted |= bit;
-            _count(votingId, r, bit, result);
             emit VoteCast(votingId, msg.sender, r.attempt, result, false);
+            _count(votingId, r, bit, result);
         }
         _rounds[votingId] = r;
     }

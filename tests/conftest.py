@@ -71,15 +71,10 @@ def failover_account(accounts):
 
 @pytest.fixture(scope="session")
 def extra_workers(accounts):
-    """Funded accounts beyond the named ones, for large pools (created once per session)."""
-    made = []
+    """Funded test accounts beyond the named ones, for large pools (ape-config has 80)."""
 
     def get(count: int) -> list:
-        while len(made) < count:
-            account = accounts.generate_test_account()
-            account.balance = 10**21
-            made.append(account)
-        return made[:count]
+        return list(accounts[12 : 12 + count])
 
     return get
 

@@ -164,7 +164,18 @@ interface IWorkerVoting {
     /// @notice Emitted when a worker leaves the pool for good.
     event WorkerRemoved(address indexed worker, address indexed by, uint32 leftSeq);
     /// @notice Emitted when the round parameters change; rounds opened later use `version`.
-    event ConfigUpdated(uint16 indexed version, Config config);
+    /// @dev Flat fields (not the struct) so every client library decodes it.
+    event ConfigUpdated(
+        uint16 indexed version,
+        uint8 threshold,
+        bool sealedMode,
+        uint32 voteDuration,
+        uint32 revealDuration,
+        Fallback fallbackPolicy,
+        uint8 pluralityMinVotes,
+        uint8 speedRank,
+        address failover
+    );
     /// @notice Emitted when the eligibility gate changes (zero address: no gate).
     event EligibilityGateUpdated(address gate, bytes32 role, uint256 roleVersion);
     /// @notice Emitted when votes and new rounds are paused.
