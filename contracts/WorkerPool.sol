@@ -39,6 +39,7 @@ abstract contract WorkerPool is IWorkerVoting, Ownable2Step {
         uint24 joinedSeq;
         uint24 leftSeq;
         uint32 late;
+        uint32 joinedIndex; // chain length when it joined: its counters start there
     }
 
     Pool internal _pool;
@@ -72,7 +73,13 @@ abstract contract WorkerPool is IWorkerVoting, Ownable2Step {
         }
         uint8 index = _lowestFreeIndex(p.activeMask);
         _workers[worker] = Worker({
-            active: true, retired: false, index: index, joinedSeq: p.roundCount, leftSeq: 0, late: 0
+            active: true,
+            retired: false,
+            index: index,
+            joinedSeq: p.roundCount,
+            leftSeq: 0,
+            late: 0,
+            joinedIndex: p.chainLength
         });
         _holders[index] = worker;
         p.activeMask |= Bitmask.bit(index);

