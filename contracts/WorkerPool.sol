@@ -203,7 +203,7 @@ abstract contract WorkerPool is IWorkerVoting, Ownable2Step {
         return _configs[version];
     }
 
-    /// @notice Membership of `worker`.
+    /// @inheritdoc IWorkerVoting
     function workerInfo(address worker) external view returns (WorkerInfo memory) {
         Worker memory w = _workers[worker];
         return WorkerInfo({

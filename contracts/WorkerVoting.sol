@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
+import {IWorkerVoting} from "./interfaces/IWorkerVoting.sol";
 import {Bitmask} from "./libraries/Bitmask.sol";
 import {WorkerPool} from "./WorkerPool.sol";
 
@@ -405,7 +406,7 @@ contract WorkerVoting is WorkerPool {
         return _tally[_tallyKey(votingId, r.attempt, result)];
     }
 
-    /// @notice Current head of the result chain and its length.
+    /// @inheritdoc IWorkerVoting
     function chainHead() external view returns (bytes32 head, uint256 length) {
         return (_head, _pool.chainLength);
     }
@@ -423,6 +424,24 @@ contract WorkerVoting is WorkerPool {
             attempt: r.attempt,
             votes: r.leaderVotes,
             kind: r.status
+        });
+    }
+
+    /// @inheritdoc IWorkerVoting
+    function settledRound(uint256 index) external view returns (SettledRound memory) {
+        uint256 length = _pool.chainLength;
+        if (index >= length) revert VotingNoSuchEntry(index, length);
+        bytes32 votingId = _chain[index];
+        Round memory r = _rounds[votingId];
+        uint64 agreed = r.status == Status.Failed ? 0 : r.voted & ~_extra[votingId].dissent;
+        return SettledRound({
+            votingId: votingId,
+            kind: r.status,
+            seq: r.seq,
+            lateUntil: r.status == Status.Consensus ? r.deadline : 0,
+            voted: r.voted,
+            early: r.early,
+            agreed: agreed
         });
     }
 

@@ -78,6 +78,20 @@ interface IWorkerVoting {
         Status kind;
     }
 
+    /// @notice What reward accounting reads of one chain entry, in one call.
+    /// @param voted Workers that voted (sealed: revealed) in the final attempt, late votes included.
+    /// @param early The first `speedRank` votes (sealed: commits) of the final attempt.
+    /// @param agreed Voters of the recorded result (zero for a failed round).
+    struct SettledRound {
+        bytes32 votingId;
+        Status kind;
+        uint32 seq;
+        uint32 lateUntil;
+        uint64 voted;
+        uint64 early;
+        uint64 agreed;
+    }
+
     /// @notice A worker's pool membership.
     struct WorkerInfo {
         bool active;
@@ -104,6 +118,19 @@ interface IWorkerVoting {
         uint32 missed;
         uint32 syncedIndex;
     }
+
+    // ---------------------------------------------------------------------------------------------
+    // Views used by reward accounting
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Chain entry `index` as masks of pool indices; see `SettledRound`.
+    function settledRound(uint256 index) external view returns (SettledRound memory);
+
+    /// @notice Membership of `worker`.
+    function workerInfo(address worker) external view returns (WorkerInfo memory);
+
+    /// @notice Current head of the result chain and its length.
+    function chainHead() external view returns (bytes32 head, uint256 length);
 
     // ---------------------------------------------------------------------------------------------
     // Errors
