@@ -1,0 +1,99 @@
+"""Auditing a recorded round: a record and its Merkle proof, checked by `verifyRecord` on chain."""
+
+import pytest
+from eth_abi import encode
+from eth_utils import keccak
+
+from worker.merkle import StandardMerkleTree
+
+# 24/7 matching records: consumer id, generator id, hour start (unix time), matched Wh.
+TYPES = ["string", "string", "uint64", "uint256"]
+HOUR = 1_763_888_400
+RECORDS = [
+    ("consumer-berlin-01", "solar-brandenburg-7", HOUR, 1_250_000),
+    ("consumer-berlin-01", "wind-uckermark-2", HOUR, 830_500),
+    ("consumer-hamburg-04", "wind-nordsee-11", HOUR, 4_002_000),
+    ("consumer-munich-09", "hydro-isar-3", HOUR, 610_250),
+    ("consumer-munich-09", "solar-bavaria-5", HOUR, 0),
+]
+VOTING_ID = keccak(text=f"matching:{HOUR}/PT1H")
+
+
+def flip(node: str) -> str:
+    """`node` with its last bit flipped."""
+    raw = bytearray.fromhex(node.removeprefix("0x"))
+    raw[-1] ^= 1
+    return "0x" + raw.hex()
+
+
+@pytest.fixture
+def tree():
+    return StandardMerkleTree.of(RECORDS, TYPES)
+
+
+@pytest.fixture
+def recorded(create_voting, tree):
+    """A 2/3 network whose round VOTING_ID recorded the tree's root."""
+    net = create_voting(threshold="2/3")
+    for worker in net.workers[:2]:
+        net.voting.vote(VOTING_ID, tree.root, sender=worker)
+    assert net.voting.resultOf(VOTING_ID) == bytes.fromhex(tree.root[2:])
+    return net.voting
+
+
+def test_verify_record__every_record_of_the_recorded_round(recorded, tree):
+    for index, record in enumerate(RECORDS):
+        encoded = encode(TYPES, record)
+        assert tree.encode(index) == encoded
+        assert recorded.verifyRecord(VOTING_ID, tree.get_proof(index), encoded)
+
+
+def test_verify_record__tampered_record_is_false(recorded, tree):
+    consumer, generator, hour, wh = RECORDS[1]
+    proof = tree.get_proof(1)
+    for tampered in [
+        (consumer, generator, hour, wh + 1),
+        (consumer, "wind-uckermark-3", hour, wh),
+        (consumer, generator, hour + 3600, wh),
+    ]:
+        assert not recorded.verifyRecord(VOTING_ID, proof, encode(TYPES, tampered))
+    # The same fields in another encoding are another leaf.
+    packed = (
+        consumer.encode() + generator.encode() + hour.to_bytes(8, "big") + wh.to_bytes(32, "big")
+    )
+    assert not recorded.verifyRecord(VOTING_ID, proof, packed)
+
+
+def test_verify_record__tampered_proof_is_false(recorded, tree):
+    encoded = tree.encode(2)
+    proof = tree.get_proof(2)
+    assert recorded.verifyRecord(VOTING_ID, proof, encoded)
+    assert not recorded.verifyRecord(VOTING_ID, [flip(proof[0]), *proof[1:]], encoded)
+    assert not recorded.verifyRecord(VOTING_ID, proof[:-1], encoded)
+    assert not recorded.verifyRecord(VOTING_ID, [*proof, proof[0]], encoded)
+    assert not recorded.verifyRecord(VOTING_ID, tree.get_proof(3), encoded)
+    assert not recorded.verifyRecord(VOTING_ID, [], encoded)
+
+
+def test_verify_record__round_without_recorded_result_is_false(create_voting, tree):
+    net = create_voting(threshold="2/3")
+    voting, proof, encoded = net.voting, tree.get_proof(0), tree.encode(0)
+    assert not voting.verifyRecord(VOTING_ID, proof, encoded)  # never opened
+    voting.vote(VOTING_ID, tree.root, sender=net.workers[0])
+    assert not voting.verifyRecord(VOTING_ID, proof, encoded)  # leading, not recorded yet
+    voting.vote(VOTING_ID, tree.root, sender=net.workers[1])
+    assert voting.verifyRecord(VOTING_ID, proof, encoded)
+    assert not voting.verifyRecord(keccak(text="another round"), proof, encoded)
+
+
+def test_verify_record__record_of_the_outvoted_tree_is_false(create_voting, tree):
+    net = create_voting(threshold="2/3")
+    corrected = ("consumer-munich-09", "solar-bavaria-5", HOUR, 1)
+    other = StandardMerkleTree.of([*RECORDS[:4], corrected], TYPES)
+    net.voting.vote(VOTING_ID, tree.root, sender=net.workers[0])
+    for worker in net.workers[1:]:
+        net.voting.vote(VOTING_ID, other.root, sender=worker)
+    assert net.voting.resultOf(VOTING_ID) == bytes.fromhex(other.root[2:])
+    assert not net.voting.verifyRecord(VOTING_ID, tree.get_proof(4), tree.encode(4))
+    assert net.voting.verifyRecord(VOTING_ID, other.get_proof(4), other.encode(4))
+    assert net.voting.verifyRecord(VOTING_ID, other.get_proof(0), tree.encode(0))  # shared record
