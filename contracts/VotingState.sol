@@ -38,7 +38,6 @@ abstract contract VotingState is WorkerPool {
     struct Extra {
         uint64 dissent; // voters of any result other than the leading one
         uint64 committed; // sealed mode: workers that committed in the current attempt
-        uint32 revealDeadline; // sealed mode: set when every eligible worker committed early
     }
 
     mapping(bytes32 votingId => Round) internal _rounds;
@@ -74,6 +73,7 @@ abstract contract VotingState is WorkerPool {
         if (!_workers[worker].active && !_workers[worker].retired) revert VotingNotWorker(worker);
         stats = _accumulate(worker, _stats[worker], maxRounds);
         _stats[worker] = stats;
+        stats.late = _workers[worker].late;
         emit StatsSynced(worker, stats.syncedIndex);
     }
 

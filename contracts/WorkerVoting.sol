@@ -28,6 +28,8 @@ contract WorkerVoting is VotingState {
             emit VoteCast(votingId, msg.sender, r.attempt, result, false);
             _count(votingId, r, bit, result);
         } else if (r.status == Status.Consensus && r.flags & SEALED == 0) {
+            // Late votes are taken until the deadline; after it the round's counters are final.
+            if (block.timestamp > r.deadline) revert VotingDeadlinePassed(votingId, r.deadline);
             _lateVote(votingId, r, bit, result);
         } else if (r.status == Status.Committing || r.status == Status.Revealing) {
             revert VotingWrongMode(votingId, true);
@@ -56,7 +58,6 @@ contract WorkerVoting is VotingState {
             // Every eligible worker committed: the reveal phase starts now.
             r.status = Status.Revealing;
             r.deadline = uint32(block.timestamp) + _configs[r.configVersion].revealDuration;
-            x.revealDeadline = r.deadline;
         }
         _commitments[votingId][msg.sender] = commitment;
         _extra[votingId] = x;
@@ -160,7 +161,8 @@ contract WorkerVoting is VotingState {
             } else {
                 _tally[key] = voters;
                 x.dissent |= bit;
-                r.flags = votes == r.leaderVotes ? r.flags | TIED : r.flags & ~TIED;
+                // Only a result level with the leader makes a tie; a smaller one leaves it as it was.
+                if (votes == r.leaderVotes) r.flags |= TIED;
             }
             _extra[votingId] = x;
         }

@@ -171,3 +171,11 @@ def test_finalize__works_while_paused(create_voting, chain, owner):
     chain.pending_timestamp = net.voting.roundState(VOTING_ID).deadline + 1
     net.voting.finalize(VOTING_ID, sender=net.workers[1])
     assert net.voting.roundState(VOTING_ID).attempt == 2
+
+
+def test_fallback__plurality_tie_with_a_smaller_third_result_fails(create_voting, chain):
+    net = create_voting("5/5", fallback="plurality", plurality_min_votes=1)
+    fail_attempt(net, chain)
+    receipt = fail_attempt(net, chain, [A, A, B, B, C])
+    assert receipt.events[0].event_name == "RoundFailed"
+    assert net.voting.resultOf(VOTING_ID) == b"\x00" * 32

@@ -37,6 +37,8 @@ def test_stats__count_settled_rounds(create_voting, chain):
     assert counters(voting.workerStats(w0, MAX)) == (2, 1, 1, 0, 0, 1, 2)
     assert counters(voting.workerStats(w1, MAX)) == (2, 2, 2, 0, 0, 0, 2)
     assert counters(voting.workerStats(w2, MAX)) == (2, 2, 1, 1, 1, 0, 2)
+    synced = voting.syncStats(w2, MAX, sender=w0).return_value
+    assert counters(synced) == (2, 2, 1, 1, 1, 0, 2)
 
 
 def test_sync__stores_counters_bounded_by_max_rounds(create_voting, chain, outsider):

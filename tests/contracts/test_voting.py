@@ -207,3 +207,22 @@ def test_genesis__binds_chain_and_contract(create_voting, chain):
     net = create_voting("1/1")
     expected = keccak(encode(["uint256", "address"], [chain.chain_id, net.voting.address]))
     assert net.voting.genesis() == expected
+
+
+def test_late_vote__after_deadline_reverts(create_voting, chain):
+    net = create_voting("2/3")
+    voting, w = net.voting, net.workers
+    voting.vote(VOTING_ID, RESULT, sender=w[0])
+    voting.vote(VOTING_ID, RESULT, sender=w[1])
+    deadline = voting.roundState(VOTING_ID).deadline
+    chain.pending_timestamp = deadline + 1
+    with ape.reverts(voting.VotingDeadlinePassed, votingId=VOTING_ID, deadline=deadline):
+        voting.vote(VOTING_ID, OTHER, sender=w[2])
+    assert voting.roundState(VOTING_ID).voted == 0b011
+
+
+def test_vote__smaller_result_keeps_tie(create_voting):
+    net = create_voting("4/5")
+    for worker, result in zip(net.workers, [RESULT, RESULT, OTHER, OTHER, THIRD]):
+        net.voting.vote(VOTING_ID, result, sender=worker)
+    assert net.voting.roundState(VOTING_ID).tied is True
