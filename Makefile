@@ -6,7 +6,7 @@ ANVIL_NETWORK := ethereum:local:foundry
 # ape-foundry looks for anvil on PATH; setup links it into .venv/bin.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run test test-contracts test-anvil lint format clean help
+.PHONY: setup run test test-contracts test-anvil bench lint format clean help
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ run: setup  ## The main job: deploy a worker network on a local anvil chain and 
 test: setup  ## All tests: contracts on the embedded chain, then the anvil set on a real node
 	$(APE) test tests -m "not anvil" -q
 	$(APE) test tests -m "anvil or smoke" -q --network $(ANVIL_NETWORK)
+
+bench: setup  ## Gas benchmark on anvil: prints a table, writes bench/results.json and bench/REPORT.md
+	$(APE) run bench_gas --network $(ANVIL_NETWORK)
 
 lint:  ## ruff lint and format check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
