@@ -21,8 +21,9 @@ test: setup  ## All tests: contracts on the embedded chain, then the anvil set o
 	$(APE) test tests -m "not anvil" -q
 	$(APE) test tests -m "anvil or smoke" -q --network $(ANVIL_NETWORK)
 
-bench: setup  ## Gas benchmark on anvil: prints a table, writes bench/results.json and bench/REPORT.md
+bench: setup  ## Gas benchmarks on anvil (voting, rewards): print tables, write bench/results.json and bench/REPORT.md
 	$(APE) run bench_gas --network $(ANVIL_NETWORK)
+	$(APE) run bench_rewards --network $(ANVIL_NETWORK)
 
 lint:  ## ruff lint and format check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
