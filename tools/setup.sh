@@ -65,6 +65,9 @@ if [ "$(readlink "$VENV/bin/anvil" 2>/dev/null)" != "$anvil_bin" ]; then
   ln -sfn "$anvil_bin" "$VENV/bin/anvil"
 fi
 
+# --- nats-server: the broker the worker's source tests run against (Debian package) --------------
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || bash tools/install-nats.sh
+
 # --- compile (ape caches; unchanged sources compile nothing) -----------------------------------------
 "$VENV/bin/ape" compile >/dev/null
 say "ready (solc $solc_version, $("$VENV/bin/anvil" --version | head -n1))"

@@ -64,3 +64,206 @@ class InvalidDumpError(MerkleError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(f"cannot load Merkle tree dump: {reason}")
+
+
+# -------------------------------------------------------------------------------------------------
+# Data sources (HTTP JSON APIs, NATS JetStream)
+# -------------------------------------------------------------------------------------------------
+
+
+class SourceError(WorkerError):
+    """Base of the errors of `worker.sources`; `source` is the configured name of the source."""
+
+    source: str
+
+
+class SourceConfigError(SourceError):
+    """A source was constructed with an invalid setting."""
+
+    def __init__(self, source: str, field: str, reason: str) -> None:
+        self.source = source
+        self.field = field
+        self.reason = reason
+        super().__init__(f"source {source!r}: invalid setting {field}: {reason}")
+
+
+class SourceUnavailableError(SourceError):
+    """A source could not be reached, or kept failing, for all the attempts it was allowed."""
+
+    def __init__(self, source: str, target: str, attempts: int, reason: str) -> None:
+        self.source = source
+        self.target = target
+        self.attempts = attempts
+        self.reason = reason
+        super().__init__(
+            f"source {source!r}: {target} unavailable after {attempts} attempt(s): {reason}"
+        )
+
+
+class SourceHttpError(SourceError):
+    """An HTTP API answered with a status that retrying cannot fix (for example 404 or 401)."""
+
+    def __init__(self, source: str, url: str, status: int, reason: str = "") -> None:
+        self.source = source
+        self.url = url
+        self.status = status
+        self.reason = reason
+        detail = f" {reason}" if reason else ""
+        super().__init__(f"source {source!r}: GET {url} answered HTTP {status}{detail}")
+
+
+class SourcePayloadError(SourceError):
+    """A payload is not JSON, has the wrong top-level shape, or failed validation."""
+
+    def __init__(self, source: str, reason: str, key: str | None = None) -> None:
+        self.source = source
+        self.reason = reason
+        self.key = key
+        where = f" (key {key})" if key else ""
+        super().__init__(f"source {source!r}: invalid payload{where}: {reason}")
+
+
+# -------------------------------------------------------------------------------------------------
+# Configuration
+# -------------------------------------------------------------------------------------------------
+
+
+class ConfigError(WorkerError):
+    """The worker configuration is missing, unreadable or invalid; names each field at fault."""
+
+    def __init__(self, problems: Sequence[tuple[str, str]], path: str | None = None) -> None:
+        self.problems = list(problems)
+        self.path = path
+        self.field, self.reason = self.problems[0] if self.problems else ("", "invalid")
+        where = f"invalid config {path}: " if path else "invalid config: "
+        super().__init__(where + "; ".join(f"{f}: {r}" if f else r for f, r in self.problems))
+
+
+# -------------------------------------------------------------------------------------------------
+# Triggers
+# -------------------------------------------------------------------------------------------------
+
+
+class TriggerError(WorkerError):
+    """A trigger was given an invalid schedule, window, time or event."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"trigger: {reason}")
+
+
+# -------------------------------------------------------------------------------------------------
+# Workflows
+# -------------------------------------------------------------------------------------------------
+
+
+class WorkflowError(WorkerError):
+    """Base of the errors of `worker.workflow`; `workflow` names the workflow (its reference)."""
+
+    workflow: str
+
+
+class WorkflowRefError(WorkflowError):
+    """A workflow reference ("module:function") cannot be resolved to a usable workflow."""
+
+    def __init__(self, ref: str, reason: str) -> None:
+        self.workflow = ref
+        self.reason = reason
+        super().__init__(f"workflow {ref!r}: {reason}")
+
+
+class WorkflowParamsError(WorkflowError):
+    """The configured parameters do not match the workflow's parameter schema."""
+
+    def __init__(self, workflow: str, problems: Sequence[str]) -> None:
+        self.workflow = workflow
+        self.problems = list(problems)
+        super().__init__(f"workflow {workflow!r}: invalid params: " + "; ".join(self.problems))
+
+
+class InputError(WorkflowError):
+    """Input data do not match the workflow's input schema or cannot be processed by it."""
+
+    def __init__(self, workflow: str, problems: Sequence[str]) -> None:
+        self.workflow = workflow
+        self.problems = list(problems)
+        super().__init__(f"workflow {workflow!r}: invalid input: " + "; ".join(self.problems))
+
+
+class WorkflowOutputError(WorkflowError):
+    """A workflow returned output that breaks the output or determinism rules."""
+
+    def __init__(self, workflow: str, reason: str) -> None:
+        self.workflow = workflow
+        self.reason = reason
+        super().__init__(f"workflow {workflow!r}: invalid output: {reason}")
+
+
+class WorkflowFailedError(WorkflowError):
+    """A workflow raised an unexpected exception (a bug in the workflow, not bad input)."""
+
+    def __init__(self, workflow: str, error: BaseException) -> None:
+        self.workflow = workflow
+        self.error = error
+        super().__init__(f"workflow {workflow!r} failed: {type(error).__name__}: {error}")
+
+
+# -------------------------------------------------------------------------------------------------
+# Local state store
+# -------------------------------------------------------------------------------------------------
+
+
+class StateError(WorkerError):
+    """Base of the errors of `worker.state`."""
+
+
+class StateOpenError(StateError):
+    """The state database cannot be opened, created or migrated."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"state store {path}: {reason}")
+
+
+class StateValueError(StateError):
+    """A value given to the state store is invalid (bad id, window, payload or kind)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"state store: invalid {field}: {reason}")
+
+
+class VoteStateError(StateError):
+    """A vote transition is not allowed, e.g. recording a vote as sent that was never planned."""
+
+    def __init__(self, voting_id: str, attempt: int, kind: str, reason: str) -> None:
+        self.voting_id = voting_id
+        self.attempt = attempt
+        self.kind = kind
+        self.reason = reason
+        super().__init__(f"{kind} of round {voting_id} attempt {attempt}: {reason}")
+
+
+class SaltConflictError(StateError):
+    """A salt is already stored for a sealed-mode round attempt, for a different result."""
+
+    def __init__(self, voting_id: str, attempt: int, stored: str, requested: str) -> None:
+        self.voting_id = voting_id
+        self.attempt = attempt
+        super().__init__(
+            f"round {voting_id} attempt {attempt}: a salt is stored for result {stored}, "
+            f"not {requested}; the commitment may already be on chain, so reveal {stored}"
+        )
+
+
+class RoundNotFoundError(StateError):
+    """A round, or the tree of its records, is not in the state store."""
+
+    def __init__(self, voting_id: str, attempt: int | None = None, reason: str = "") -> None:
+        self.voting_id = voting_id
+        self.attempt = attempt
+        which = f" attempt {attempt}" if attempt is not None else ""
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"round {voting_id}{which} is not in the state store{detail}")
