@@ -1,0 +1,445 @@
+"""The worker's settings: one model, read from a YAML file with environment overrides.
+
+`load_config(path)` reads the YAML file, then applies environment variables named `WORKER_` + the
+field path in capitals, sections joined by `__`: `WORKER_CHAIN__NETWORK=energyweb:volta:node`,
+`WORKER_SOURCE__POLL_INTERVAL=30`, `WORKER_METRICS__PORT=0`. Lists and mappings are given as JSON
+(`WORKER_SOURCE__SERVERS='["nats://a:4222"]'`); a mapping's keys may also be set one at a time
+(`WORKER_SOURCE__HEADERS__AUTHORIZATION=...`, keys are lower-cased), which is how secrets such as
+API tokens stay out of the file. The environment wins over the file.
+
+Every model forbids unknown fields, so a typo fails at start instead of being ignored. Any problem
+raises one `ConfigError` naming each field path and the reason, e.g.
+`invalid config worker.yaml: source.poll_interval: must be > 0`. Relative paths
+(`chain.manifest`, `state.directory`) are relative to the directory of the config file.
+
+The account passphrase is never part of the config: `chain.passphrase_env` names the environment
+variable that holds it, and `ChainConfig.read_passphrase()` reads it when the account is unlocked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Hashable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
+
+from worker.errors import ConfigError
+
+ENV_PREFIX = "WORKER_"
+ENV_DELIMITER = "__"
+_NETWORK = re.compile(r"[A-Za-z0-9_-]+:[A-Za-z0-9_-]+(:\S+)?")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_WORKFLOW_REF = re.compile(rf"{_IDENT}(\.{_IDENT})*:{_IDENT}(\.{_IDENT})*")
+_NATS_NAME = re.compile(r"[^\s.*>/\\]+")  # stream and durable consumer names
+_TAGGED = {"source": ("http", "nats"), "trigger": ("interval", "event")}  # discriminated unions
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _require_url(value: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ValueError(f"must be a URL with scheme {' or '.join(schemes)} and a host")
+    return value
+
+
+def _nats_url(value: str) -> str:
+    return _require_url(value, ("nats", "tls", "ws", "wss"))
+
+
+def _require_subject(value: str) -> str:
+    tokens = value.split(".")
+    if any(not t or any(c.isspace() for c in t) for t in tokens):
+        raise ValueError("must be dot-separated tokens without spaces, e.g. 'meter.readings'")
+    if ">" in tokens[:-1] or any(t != ">" and ">" in t for t in tokens):
+        raise ValueError("'>' may only be the last token")
+    return value
+
+
+# -------------------------------------------------------------------------------------------------
+# Sections
+# -------------------------------------------------------------------------------------------------
+
+
+class ChainConfig(_Section):
+    """Chain access: network, deployment, account, confirmation depth and gas margin."""
+
+    network: str = Field(description="Ape network choice, e.g. 'energyweb:volta:node'")
+    manifest: Path | None = Field(
+        None, description="deployment manifest; None: the deploy default for the network"
+    )
+    account: str = Field(min_length=1, description="alias of the Ape keystore account")
+    passphrase_env: str = Field(
+        "WORKER_PASSPHRASE", description="NAME of the environment variable holding the passphrase"
+    )
+    confirmations: int = Field(2, ge=0, le=256, description="blocks before an event counts")
+    gas_margin: float = Field(1.2, ge=1.0, le=5.0, description="gas limit = estimate x margin")
+
+    @field_validator("network")
+    @classmethod
+    def _network(cls, value: str) -> str:
+        if not _NETWORK.fullmatch(value):
+            raise ValueError("must be 'ecosystem:network[:provider]', e.g. 'energyweb:volta:node'")
+        return value
+
+    @field_validator("passphrase_env")
+    @classmethod
+    def _passphrase_env(cls, value: str) -> str:
+        if not _ENV_NAME.fullmatch(value):
+            raise ValueError("must be the name of an environment variable, not the passphrase")
+        return value
+
+    def read_passphrase(self) -> str | None:
+        """The account passphrase from the environment, or None if the variable is not set."""
+        return os.environ.get(self.passphrase_env)
+
+
+class HttpSourceConfig(_Section):
+    """An HTTP JSON API, polled at an interval (read-only GET)."""
+
+    kind: Literal["http"]
+    name: str = Field("http", min_length=1, description="name in logs, metrics and the store")
+    url: str
+    poll_interval: float = Field(60.0, gt=0, description="seconds between polls")
+    timeout: float = Field(10.0, gt=0, description="seconds per request")
+    retries: int = Field(3, ge=0, le=100, description="retries of a failed poll")
+    backoff: float = Field(1.0, gt=0, description="first retry delay in seconds, then doubled")
+    backoff_max: float = Field(60.0, gt=0, description="longest retry delay in seconds")
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _require_url(value, ("http", "https"))
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> HttpSourceConfig:
+        if self.backoff_max < self.backoff:
+            raise ValueError("backoff_max: must be >= backoff")
+        return self
+
+
+class NatsSourceConfig(_Section):
+    """A NATS JetStream subject read through a durable consumer."""
+
+    kind: Literal["nats"]
+    name: str = Field("nats", min_length=1, description="name in logs, metrics and the store")
+    servers: list[Annotated[str, AfterValidator(_nats_url)]] = Field(min_length=1)
+    stream: str
+    subject: str
+    durable: str = Field(description="durable consumer name: a restart resumes where it stopped")
+
+    @field_validator("stream", "durable")
+    @classmethod
+    def _names(cls, value: str) -> str:
+        if not _NATS_NAME.fullmatch(value):
+            raise ValueError("must be non-empty without spaces, '.', '*', '>', '/' or '\\'")
+        return value
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        return _require_subject(value)
+
+
+class IntervalTriggerConfig(_Section):
+    """Fixed windows: every `period` seconds, for the window that just ended (after `lag`)."""
+
+    kind: Literal["interval"]
+    period: int = Field(3600, gt=0, description="window length in seconds")
+    offset: int = Field(0, ge=0, description="windows start at offset + k x period (UTC epoch)")
+    lag: int = Field(300, ge=0, description="seconds after a window ends before it is computed")
+    catch_up: int = Field(24, ge=1, description="most past windows computed after a downtime")
+
+    @model_validator(mode="after")
+    def _offset_in_period(self) -> IntervalTriggerConfig:
+        if self.offset >= self.period:
+            raise ValueError("offset: must be < period")
+        return self
+
+
+class EventTriggerConfig(_Section):
+    """A round per external event: a message on a NATS subject that carries an event key."""
+
+    kind: Literal["event"]
+    subject: str
+    key_field: str = Field("key", min_length=1, description="message field with the event key")
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        return _require_subject(value)
+
+
+class WorkflowConfig(_Section):
+    """The workflow to run: a callable referenced as 'module:function', its name and params."""
+
+    ref: str = Field(description="'module:function', e.g. 'worker.workflows.matching:run'")
+    name: str = Field(min_length=1, max_length=64, description="part of every round's votingId")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("ref")
+    @classmethod
+    def _ref(cls, value: str) -> str:
+        if not _WORKFLOW_REF.fullmatch(value):
+            raise ValueError("must be 'module:function', e.g. 'worker.workflows.matching:run'")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value != value.strip() or not value.isprintable():
+            raise ValueError("must be printable, without leading or trailing spaces")
+        return value
+
+
+class StateConfig(_Section):
+    """Where the local state store (SQLite) lives."""
+
+    directory: Path = Path("state")
+
+
+class MetricsConfig(_Section):
+    """Prometheus metrics and health endpoint; port 0 disables both."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(9464, ge=0, le=65535)
+
+
+class LoggingConfig(_Section):
+    """Log format and level."""
+
+    format: Literal["json", "human"] = "human"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+SourceConfig = Annotated[HttpSourceConfig | NatsSourceConfig, Field(discriminator="kind")]
+TriggerConfig = Annotated[IntervalTriggerConfig | EventTriggerConfig, Field(discriminator="kind")]
+
+
+class WorkerConfig(BaseSettings):
+    """All settings of one worker. Build it with `load_config`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER,
+        case_sensitive=False,
+        extra="forbid",
+        frozen=True,
+    )
+
+    chain: ChainConfig
+    source: SourceConfig
+    trigger: TriggerConfig
+    workflow: WorkflowConfig
+    state: StateConfig = StateConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
+        # NOTE: the YAML file arrives as init arguments; listing the environment first makes it win.
+        return (env_settings, init_settings)
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as JSON-ready data with secret values (HTTP headers) masked, for logs."""
+        data = self.model_dump(mode="json")
+        if "headers" in data["source"]:
+            data["source"]["headers"] = {k: "***" for k in data["source"]["headers"]}
+        return data
+
+
+# -------------------------------------------------------------------------------------------------
+# Loading
+# -------------------------------------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses duplicate keys (which PyYAML silently overwrites)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    mapping: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, Hashable) or key in mapping:
+            problem = f"duplicate key {key!r}" if isinstance(key, Hashable) else "unhashable key"
+            raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
+        mapping[key] = loader.construct_object(value_node, deep=True)
+    return mapping
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_config(path: str | os.PathLike[str]) -> WorkerConfig:
+    """Reads the YAML config at `path`, applies `WORKER_...` environment overrides and validates.
+
+    Args:
+        path: The YAML file.
+
+    Returns:
+        The validated settings, with relative paths resolved against the file's directory.
+
+    Raises:
+        ConfigError: the file cannot be read or parsed, or a field is missing or invalid; the
+            message names every field path at fault and the reason.
+    """
+    file = Path(path)
+    try:
+        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except OSError as exc:
+        raise ConfigError(
+            [("", f"cannot read the file: {exc.strerror or exc}")], str(file)
+        ) from exc
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError([("", f"not valid YAML: {exc}")], str(file)) from exc
+    config = parse_config({} if data is None else data, source=str(file))
+    return _resolve_paths(config, file.resolve().parent)
+
+
+def parse_config(data: Any, source: str | None = None) -> WorkerConfig:
+    """Validates already-parsed config data (with environment overrides) into `WorkerConfig`.
+
+    Raises:
+        ConfigError: naming each field path at fault and the reason.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError([("", "the top level must be a mapping of sections")], source)
+    if bad := sorted(str(k) for k in data if not isinstance(k, str) or k.startswith("_")):
+        raise ConfigError([(k, "unknown field") for k in bad], source)
+    try:
+        return WorkerConfig(**data)
+    except ValidationError as exc:
+        problems = validation_problems(exc, tagged=_TAGGED)
+        raise ConfigError([(f, r + _env_hint(f)) for f, r in problems], source) from exc
+    except SettingsError as exc:
+        # NOTE: an environment override that is not valid JSON for a list or mapping field.
+        raise ConfigError([("", f"bad environment override: {exc}")], source) from exc
+
+
+def _env_hint(field: str) -> str:
+    """Names the environment variable that set `field` (or a section holding it), if any."""
+    names = {name.upper() for name in os.environ if name.upper().startswith(ENV_PREFIX)}
+    parts = re.sub(r"\[\d+\]", "", field).upper().split(".")
+    for end in range(len(parts), 0, -1):
+        name = ENV_PREFIX + ENV_DELIMITER.join(parts[:end])
+        if name in names:
+            return f" (set by environment variable {name})"
+    return ""
+
+
+def _join(base: Path, path: Path) -> Path:
+    return Path(os.path.normpath(base / path))
+
+
+def _resolve_paths(config: WorkerConfig, base: Path) -> WorkerConfig:
+    manifest = config.chain.manifest
+    if manifest is not None and not manifest.is_absolute():
+        config = config.model_copy(
+            update={"chain": config.chain.model_copy(update={"manifest": _join(base, manifest)})}
+        )
+    directory = config.state.directory
+    if not directory.is_absolute():
+        state = config.state.model_copy(update={"directory": _join(base, directory)})
+        config = config.model_copy(update={"state": state})
+    return config
+
+
+# -------------------------------------------------------------------------------------------------
+# Readable validation errors
+# -------------------------------------------------------------------------------------------------
+
+
+def _bound(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+_REASONS = {
+    "missing": lambda ctx: "is required",
+    "extra_forbidden": lambda ctx: "unknown field",
+    "greater_than": lambda ctx: f"must be > {_bound(ctx['gt'])}",
+    "greater_than_equal": lambda ctx: f"must be >= {_bound(ctx['ge'])}",
+    "less_than": lambda ctx: f"must be < {_bound(ctx['lt'])}",
+    "less_than_equal": lambda ctx: f"must be <= {_bound(ctx['le'])}",
+    "literal_error": lambda ctx: f"must be one of {ctx['expected']}",
+    "union_tag_invalid": lambda ctx: f"must be one of {ctx['expected_tags']}",
+    "union_tag_not_found": lambda ctx: "is required",
+    "int_parsing": lambda ctx: "must be an integer",
+    "int_type": lambda ctx: "must be an integer",
+    "int_from_float": lambda ctx: "must be an integer",
+    "float_parsing": lambda ctx: "must be a number",
+    "float_type": lambda ctx: "must be a number",
+    "bool_parsing": lambda ctx: "must be true or false",
+    "string_type": lambda ctx: "must be a string",
+    "list_type": lambda ctx: "must be a list",
+    "dict_type": lambda ctx: "must be a mapping",
+    "model_type": lambda ctx: "must be a mapping",
+    "model_attributes_type": lambda ctx: "must be a mapping",
+    "multiple_of": lambda ctx: f"must be a multiple of {ctx['multiple_of']}",
+    "string_pattern_mismatch": lambda ctx: f"must match {ctx['pattern']}",
+    "too_short": lambda ctx: f"must have at least {ctx['min_length']} item(s)",
+    "string_too_short": lambda ctx: f"must have at least {ctx['min_length']} character(s)",
+    "string_too_long": lambda ctx: f"must have at most {ctx['max_length']} character(s)",
+}
+
+
+def validation_problems(
+    exc: ValidationError, tagged: Mapping[str, tuple[str, ...]] | None = None
+) -> list[tuple[str, str]]:
+    """(field path, reason) for each error of a pydantic `ValidationError`, e.g.
+    `("source.servers[0]", "must be a URL ...")`.
+
+    Args:
+        exc: The validation error.
+        tagged: Field names of discriminated unions and their tags; the tag pydantic inserts in
+            the location (`source.http.url`) is dropped (`source.url`).
+    """
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = list(error["loc"])
+        if tagged and len(loc) > 1 and loc[1] in tagged.get(str(loc[0]), ()):
+            del loc[1]
+        kind, ctx = error["type"], error.get("ctx") or {}
+        if kind in ("union_tag_invalid", "union_tag_not_found"):
+            loc.append(ctx.get("discriminator", "kind").strip("'"))
+        message = error["msg"].removeprefix("Value error, ")
+        if kind in _REASONS:
+            message = _REASONS[kind](ctx)
+        elif message[:1].isupper() and not message[1:2].isupper():
+            message = message[0].lower() + message[1:]
+        field = ""
+        for part in loc:
+            field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+        # A model validator reports `field: reason` for a field it checked against another.
+        if kind == "value_error" and re.match(r"\w+: ", message):
+            name, message = message.split(": ", 1)
+            field = f"{field}.{name}" if field else name
+        problems.append((field, message))
+    return problems
