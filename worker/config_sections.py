@@ -1,0 +1,206 @@
+"""The sections of the worker's settings (`worker.config.WorkerConfig`), one model each.
+
+Every section is frozen and forbids unknown fields, so a typo fails at start instead of being
+ignored. A validator's `ValueError` message becomes the reason in the `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_NETWORK = re.compile(r"[A-Za-z0-9_-]+:[A-Za-z0-9_-]+(:\S+)?")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_WORKFLOW_REF = re.compile(rf"{_IDENT}(\.{_IDENT})*:{_IDENT}(\.{_IDENT})*")
+_NATS_NAME = re.compile(r"[^\s.*>/\\]+")  # stream and durable consumer names
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _require_url(value: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ValueError(f"must be a URL with scheme {' or '.join(schemes)} and a host")
+    return value
+
+
+def _nats_url(value: str) -> str:
+    return _require_url(value, ("nats", "tls", "ws", "wss"))
+
+
+def _require_subject(value: str) -> str:
+    tokens = value.split(".")
+    if any(not t or any(c.isspace() for c in t) for t in tokens):
+        raise ValueError("must be dot-separated tokens without spaces, e.g. 'meter.readings'")
+    if ">" in tokens[:-1] or any(t != ">" and ">" in t for t in tokens):
+        raise ValueError("'>' may only be the last token")
+    return value
+
+
+class ChainConfig(_Section):
+    """Chain access: network, deployment, account, confirmation depth and gas margin."""
+
+    network: str = Field(description="Ape network choice, e.g. 'energyweb:volta:node'")
+    manifest: Path | None = Field(
+        None, description="deployment manifest; None: the deploy default for the network"
+    )
+    account: str = Field(min_length=1, description="alias of the Ape keystore account")
+    passphrase_env: str = Field(
+        "WORKER_PASSPHRASE", description="NAME of the environment variable holding the passphrase"
+    )
+    confirmations: int = Field(2, ge=0, le=256, description="blocks before an event counts")
+    gas_margin: float = Field(1.2, ge=1.0, le=5.0, description="gas limit = estimate x margin")
+
+    @field_validator("network")
+    @classmethod
+    def _network(cls, value: str) -> str:
+        if not _NETWORK.fullmatch(value):
+            raise ValueError("must be 'ecosystem:network[:provider]', e.g. 'energyweb:volta:node'")
+        return value
+
+    @field_validator("passphrase_env")
+    @classmethod
+    def _passphrase_env(cls, value: str) -> str:
+        if not _ENV_NAME.fullmatch(value):
+            raise ValueError("must be the name of an environment variable, not the passphrase")
+        return value
+
+    def read_passphrase(self) -> str | None:
+        """The account passphrase from the environment, or None if the variable is not set."""
+        return os.environ.get(self.passphrase_env)
+
+
+class HttpSourceConfig(_Section):
+    """An HTTP JSON API, polled at an interval (read-only GET)."""
+
+    kind: Literal["http"]
+    name: str = Field("http", min_length=1, description="name in logs, metrics and the store")
+    url: str
+    poll_interval: float = Field(60.0, gt=0, description="seconds between polls")
+    timeout: float = Field(10.0, gt=0, description="seconds per request")
+    retries: int = Field(3, ge=0, le=100, description="retries of a failed poll")
+    backoff: float = Field(1.0, gt=0, description="first retry delay in seconds, then doubled")
+    backoff_max: float = Field(60.0, gt=0, description="longest retry delay in seconds")
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _require_url(value, ("http", "https"))
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> HttpSourceConfig:
+        if self.backoff_max < self.backoff:
+            raise ValueError("backoff_max: must be >= backoff")
+        return self
+
+
+class NatsSourceConfig(_Section):
+    """A NATS JetStream subject read through a durable consumer."""
+
+    kind: Literal["nats"]
+    name: str = Field("nats", min_length=1, description="name in logs, metrics and the store")
+    servers: list[Annotated[str, AfterValidator(_nats_url)]] = Field(min_length=1)
+    stream: str
+    subject: str
+    durable: str = Field(description="durable consumer name: a restart resumes where it stopped")
+
+    @field_validator("stream", "durable")
+    @classmethod
+    def _names(cls, value: str) -> str:
+        if not _NATS_NAME.fullmatch(value):
+            raise ValueError("must be non-empty without spaces, '.', '*', '>', '/' or '\\'")
+        return value
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        return _require_subject(value)
+
+
+class IntervalTriggerConfig(_Section):
+    """Fixed windows: every `period` seconds, for the window that just ended (after `lag`)."""
+
+    kind: Literal["interval"]
+    period: int = Field(3600, gt=0, description="window length in seconds")
+    offset: int = Field(0, ge=0, description="windows start at offset + k x period (UTC epoch)")
+    lag: int = Field(300, ge=0, description="seconds after a window ends before it is computed")
+    catch_up: int = Field(24, ge=1, description="most past windows computed after a downtime")
+
+    @model_validator(mode="after")
+    def _offset_in_period(self) -> IntervalTriggerConfig:
+        if self.offset >= self.period:
+            raise ValueError("offset: must be < period")
+        return self
+
+
+class EventTriggerConfig(_Section):
+    """A round per external event: a message on a NATS subject that carries an event key."""
+
+    kind: Literal["event"]
+    subject: str
+    key_field: str = Field("key", min_length=1, description="message field with the event key")
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        return _require_subject(value)
+
+
+class WorkflowConfig(_Section):
+    """The workflow to run: a callable referenced as 'module:function', its name and params."""
+
+    ref: str = Field(description="'module:function', e.g. 'worker.workflows.matching:run'")
+    name: str = Field(min_length=1, max_length=64, description="part of every round's votingId")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("ref")
+    @classmethod
+    def _ref(cls, value: str) -> str:
+        if not _WORKFLOW_REF.fullmatch(value):
+            raise ValueError("must be 'module:function', e.g. 'worker.workflows.matching:run'")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value != value.strip() or not value.isprintable():
+            raise ValueError("must be printable, without leading or trailing spaces")
+        return value
+
+
+class StateConfig(_Section):
+    """Where the local state store (SQLite) lives."""
+
+    directory: Path = Path("state")
+
+
+class MetricsConfig(_Section):
+    """Prometheus metrics and health endpoint; port 0 disables both."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(9464, ge=0, le=65535)
+
+
+class LoggingConfig(_Section):
+    """Log format and level."""
+
+    format: Literal["json", "human"] = "human"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+SourceConfig = Annotated[HttpSourceConfig | NatsSourceConfig, Field(discriminator="kind")]
+TriggerConfig = Annotated[IntervalTriggerConfig | EventTriggerConfig, Field(discriminator="kind")]
