@@ -17,7 +17,7 @@ setup:  ## Install everything (idempotent): virtualenv, Python and npm pins, sol
 run: setup  ## The main job: deploy a worker network on a local anvil chain and show it working
 	$(APE) run deploy_local --network $(ANVIL_NETWORK)
 
-test: setup  ## All tests: contracts on the embedded chain, then the anvil set on a real node
+test: setup lint  ## Lint, then all tests: the embedded chain first, then the anvil set on a real node
 	$(APE) test tests -m "not anvil" -q
 	$(APE) test tests -m "anvil or smoke" -q --network $(ANVIL_NETWORK)
 
