@@ -8,7 +8,7 @@ chain head must match, and at the end of an example everything is compared.
 
 Time is exact on the embedded chain: a transaction, reverting or not, runs in the pending block
 (`chain.pending_timestamp`, asserted for every success) and views run at the head block, so jumps
-may land on a deadline itself.
+may land on a deadline itself. A longer run: VOTING_STATEFUL_EXAMPLES=200 ape test <this file>.
 """
 
 import os
@@ -62,7 +62,7 @@ PLAN = {
     "change_pool": 2,
     "resolve_by_failover": 1,
     "while_paused": 1,
-    "sync_stats": 1,
+    "sync_stats": 2,
 }
 EXAMPLES = int(os.environ.get("VOTING_STATEFUL_EXAMPLES", "20"))  # per mode; raise for a soak
 SETTINGS = settings(
@@ -218,6 +218,7 @@ class VotingMachine(RuleBasedStateMachine):
         self.cast_in_turn(voting_id, [RESULTS[name] for _, name in picks], [p for p, _ in picks])
 
     def cast_toward_consensus(self, draw):
+        """Votes (commits) for the leading result."""
         voting_id = self.pick_round(draw, takes_casts)
         self.cast_in_turn(voting_id, [None] * draw(st.integers(1, 4), label="count"))
 
@@ -226,7 +227,8 @@ class VotingMachine(RuleBasedStateMachine):
         voting_id = self.pick_round(draw, takes_casts)
         first, second, third = (RESULTS[n] for n in draw(st.permutations("ABC"), label="results"))
         spoilers = [third] * draw(st.integers(0, 1), label="spoilers")
-        self.cast_in_turn(voting_id, [first, second] * draw(st.integers(1, 3)) + spoilers)
+        pairs = draw(st.integers(1, 3), label="pairs")
+        self.cast_in_turn(voting_id, [first, second] * pairs + spoilers)
 
     def reveal_commitments(self, draw):
         """Workers reveal their commitments (tamper 0: another result); unless `early` is 0,
