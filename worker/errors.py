@@ -267,3 +267,63 @@ class RoundNotFoundError(StateError):
         which = f" attempt {attempt}" if attempt is not None else ""
         detail = f": {reason}" if reason else ""
         super().__init__(f"round {voting_id}{which} is not in the state store{detail}")
+
+
+# -------------------------------------------------------------------------------------------------
+# Chain: connection, start-up checks, transactions
+# -------------------------------------------------------------------------------------------------
+
+
+class ChainError(WorkerError):
+    """Base of the errors of `worker.chain`, `worker.submit` and `worker.watch`."""
+
+
+class StartupError(ChainError):
+    """A fatal problem found at start: the worker cannot run until the operator fixes it."""
+
+    def __init__(self, what: str, reason: str, hint: str | None = None) -> None:
+        self.what, self.reason, self.hint = what, reason, hint
+        super().__init__(f"{what}: {reason}" + (f" ({hint})" if hint else ""))
+
+
+class ManifestError(StartupError):
+    """The deployment manifest is missing or malformed."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        super().__init__(f"deployment manifest {path}", reason, "deploy with `ape run deploy`")
+
+
+class TransactionError(ChainError):
+    """A transaction could not be sent or was reverted."""
+
+    def __init__(self, action: str, reason: str, error: str | None = None) -> None:
+        self.action, self.reason, self.error = action, reason, error
+        super().__init__(f"{action}: {reason}")
+
+
+# -------------------------------------------------------------------------------------------------
+# Operator surface (metrics and health endpoint, logging)
+# -------------------------------------------------------------------------------------------------
+
+
+class MetricsPortError(WorkerError):
+    """The metrics and health endpoint cannot listen on the configured host and port."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        self.host = host
+        self.port = port
+        self.reason = reason
+        super().__init__(f"metrics endpoint cannot listen on {host}:{port}: {reason}")
+
+
+class LoggingSetupError(WorkerError):
+    """Logging was set up with an unknown format or level."""
+
+    def __init__(self, field: str, value: Any, choices: Sequence[str]) -> None:
+        self.field = field
+        self.value = value
+        self.choices = list(choices)
+        super().__init__(
+            f"logging: unknown {field} {value!r}; use one of {', '.join(self.choices)}"
+        )
