@@ -67,6 +67,37 @@ def test_open__reopen_keeps_data(tmp_path):
         assert [row["payload"] for row in store.inputs_for_window(0, 10)] == [{"a": 1}]
 
 
+def test_open__version_1_file_is_migrated(tmp_path):
+    with StateStore(tmp_path) as store:
+        store.put_input("api", "k", 0, 10, {"a": 1})
+    db = sqlite3.connect(tmp_path / FILE_NAME)
+    db.execute("DROP TABLE meta")
+    db.execute("UPDATE schema_version SET version = 1")
+    db.commit()
+    db.close()
+
+    with StateStore(tmp_path) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        store.set_meta("watch.block", 12)
+        assert store.meta("watch.block") == 12
+        assert len(store.inputs_for_window(0, 10)) == 1
+
+
+def test_meta__set_replaces_and_survives_reopen(tmp_path):
+    with StateStore(tmp_path) as store:
+        assert store.meta("cursor", "none") == "none"
+        store.set_meta("cursor", {"block": 1})
+        store.set_meta("cursor", {"block": 2})
+    with StateStore(tmp_path) as store:
+        assert store.meta("cursor") == {"block": 2}
+
+
+@pytest.mark.parametrize("key, value", [("", 1), ("k", float("nan")), ("k", object())])
+def test_meta__bad_key_or_value_is_refused(tmp_path, key, value):
+    with StateStore(tmp_path) as store, pytest.raises(StateValueError):
+        store.set_meta(key, value)
+
+
 def test_open__newer_schema_is_refused(tmp_path):
     StateStore(tmp_path).close()
     db = sqlite3.connect(tmp_path / FILE_NAME)

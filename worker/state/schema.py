@@ -6,7 +6,7 @@ import sqlite3
 
 from worker.errors import StateOpenError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FILE_NAME = "worker-state.sqlite3"
 VOTE_KINDS = ("vote", "commit", "reveal")
 VOTE_STATES = ("planned", "sent", "confirmed", "failed")
@@ -37,9 +37,13 @@ CREATE TABLE salts (
 CREATE TABLE outcomes (
     voting_id BLOB PRIMARY KEY, kind TEXT NOT NULL, attempt INTEGER, result BLOB, agreed INTEGER,
     fallback TEXT, chain_index INTEGER, block_number INTEGER, recorded_at REAL NOT NULL);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL);
 """
 # Migrations from version v to v + 1, applied in order when an older file is opened.
-_MIGRATIONS: dict[int, str] = {}
+_MIGRATIONS: dict[int, str] = {
+    # 2: `meta`, small named values such as the watcher's block cursor.
+    1: "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL)",
+}
 
 
 def migrate(db: sqlite3.Connection, path: str) -> None:

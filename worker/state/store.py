@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from worker.state.inputs import InputsMixin
+from worker.state.meta import MetaMixin
 from worker.state.rounds import RoundsMixin
 from worker.state.votes import VotesMixin
 
 
-class StateStore(InputsMixin, RoundsMixin, VotesMixin):
+class StateStore(InputsMixin, RoundsMixin, VotesMixin, MetaMixin):
     """The SQLite state of one worker. Safe to share between threads; one writer at a time.
 
     Args:

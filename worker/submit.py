@@ -1,0 +1,413 @@
+"""Sending the worker's transactions: votes, commits and reveals that are never sent twice.
+
+Every vote, commit and reveal follows the state store's plan -> sent -> confirmed | failed path:
+
+1. `ensure(kind, votingId, attempt, result)` first asks the chain whether the action already
+   landed (a restart may find it there) and, if not, plans it in the store.
+2. It estimates the gas; a revert there costs nothing and is reported by its custom error name
+   (`VotingDeadlinePassed`, ...). `VotingAlreadyVoted` means the action is on chain already.
+3. It signs a legacy transaction (gas price from the node, gas limit = estimate x margin) with the
+   next nonce, records `sent` with the hash and the nonce, and only then broadcasts. So after a
+   crash a `planned` row was never broadcast, and a `sent` row has the nonce its resend must use:
+   two transactions with one nonce can never both be mined, hence no vote is ever sent twice.
+4. `poll()` follows the sent transactions: confirmed once the receipt is `confirmations` blocks
+   deep; a stuck one is replaced after `replace_after` seconds (same nonce, gas price x 1.25); one
+   the node forgot is re-signed with its nonce and sent again; if its nonce was used by another
+   transaction, the chain state decides whether the action landed.
+
+Passing RPC faults (connection errors, timeouts) are retried with backoff and, if they persist,
+raised as `ChainUnavailableError` for the caller to report and retry on its next tick. Other
+transactions (finalize, register, claim) go through `send(...)`: estimated, then sent and
+followed like the others but not recorded in the store; a repeat is harmless, the estimate of a
+second finalize reverts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import encode
+from eth_utils import keccak
+
+from worker.chain import Connection, decode_error
+from worker.errors import ChainError, TransactionError
+from worker.state import StateStore, VoteRecord
+
+log = logging.getLogger(__name__)
+
+MAX_TRIES = 3  # sends of one action (a reverted or dropped one is planned again)
+FEE_BUMP = 1.25  # replacement gas price factor (nodes require >= 1.1)
+_FUNCTIONS = {"vote": "vote", "commit": "commit", "reveal": "reveal"}
+
+
+class ChainUnavailableError(ChainError):
+    """The node did not answer after the retries; the caller tries again on its next tick."""
+
+    def __init__(self, what: str, error: BaseException) -> None:
+        self.what = what
+        super().__init__(f"{what}: node unavailable ({type(error).__name__}: {error})")
+
+
+@dataclass
+class Sent:
+    """An untracked transaction (finalize, register, claim) being followed by `poll`."""
+
+    action: str
+    tx_hash: str
+    nonce: int
+    sent_at: float
+
+
+def commitment(result: bytes, salt: bytes, worker: str, voting_id: bytes, attempt: int,
+               chain_id: int, contract: str) -> bytes:  # fmt: skip
+    """The sealed-mode commitment, as `WorkerVoting.commitmentOf` computes it."""
+    types = ["bytes32", "bytes32", "address", "bytes32", "uint8", "uint256", "address"]
+    return keccak(encode(types, [result, salt, worker, voting_id, attempt, chain_id, contract]))
+
+
+def _is_transient(exc: BaseException) -> bool:
+    name = type(exc).__name__
+    return isinstance(exc, ConnectionError | TimeoutError | OSError) or name in {
+        "ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout", "ProviderNotConnectedError",
+    }  # fmt: skip
+
+
+class Submitter:
+    """Sends and follows the transactions of one worker.
+
+    Args:
+        conn: The open connection (account, contracts).
+        store: The state store (votes, salts).
+        metrics: Optional `worker.metrics.Metrics`.
+        gas_margin: Gas limit = estimate x this.
+        confirmations: Blocks a receipt must be buried under before it counts.
+        replace_after: Seconds before a sent transaction without receipt is replaced.
+        clock: Monotonic clock, replaceable in tests.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        store: StateStore,
+        metrics: Any = None,
+        *,
+        gas_margin: float = 1.2,
+        confirmations: int = 0,
+        replace_after: float = 60.0,
+        retries: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.conn, self.store, self.metrics = conn, store, metrics
+        self.gas_margin, self.confirmations = gas_margin, confirmations
+        self.replace_after, self.retries, self.clock = replace_after, retries, clock
+        self._sent_at: dict[str, float] = {}  # tx hash -> when sent (this process)
+        self._prices: dict[int, int] = {}  # nonce -> gas price used
+        self._others: dict[str, Sent] = {}  # untracked transactions by hash
+        self._next_nonce = 0
+        self._pending_estimates = True
+
+    # ---------------------------------------------------------------------------------------------
+    # Votes, commits, reveals
+    # ---------------------------------------------------------------------------------------------
+
+    def ensure(self, kind: str, voting_id: bytes, attempt: int, result: bytes) -> str:
+        """Makes sure this worker's vote, commit or reveal of `result` is (being) sent, once.
+
+        Returns:
+            "confirmed", "pending" (sent, followed by `poll`), "failed" (tried `MAX_TRIES`
+            times) or "rejected:<ErrorName>" (the contract refuses it now).
+        """
+        row = self.store.vote(voting_id, attempt, kind)
+        if row is not None and row.state in ("confirmed", "sent"):
+            return "confirmed" if row.state == "confirmed" else "pending"
+        if row is not None and row.state == "failed" and row.tries >= MAX_TRIES:
+            return "failed"
+        if self.landed(kind, voting_id, attempt):
+            self.store.plan_vote(voting_id, attempt, kind, result)
+            self.store.set_vote_state(voting_id, attempt, kind, "confirmed")
+            return "confirmed"
+        args = self._arguments(kind, voting_id, attempt, result)
+        try:
+            data, gas = self._estimate(_FUNCTIONS[kind], args)
+        except TransactionError as exc:
+            # NOTE: a refused estimate sends nothing, so the store is left as it is.
+            if exc.error == "VotingAlreadyVoted":
+                self.store.plan_vote(voting_id, attempt, kind, result)
+                self.store.set_vote_state(voting_id, attempt, kind, "confirmed")
+                return "confirmed"
+            log.debug("%s not sent: %s", kind, exc, extra=_ids(voting_id, attempt))
+            return f"rejected:{exc.error or 'revert'}"
+        # NOTE: a `planned` row left by a crash was never broadcast (`sent` is recorded first).
+        self.store.plan_vote(voting_id, attempt, kind, result)
+        nonce = self._take_nonce()
+        raw, tx_hash = self._sign(data, gas, nonce, self._gas_price())
+        self.store.set_vote_state(voting_id, attempt, kind, "sent", tx_hash=tx_hash, nonce=nonce)
+        self._broadcast(raw, tx_hash, nonce)
+        self._count("vote_sent", kind)
+        log.info("%s sent: %s (nonce %d)", kind, tx_hash, nonce, extra=_ids(voting_id, attempt))
+        return "pending"
+
+    def landed(self, kind: str, voting_id: bytes, attempt: int) -> bool:
+        """Whether this worker's `kind` for the attempt is on chain (at the latest block)."""
+        state = self._rpc("roundState", lambda: self.conn.voting.roundState(voting_id))
+        if state.attempt != attempt:
+            return False
+        bit = 1 << self.conn.pool_index
+        mask = state.committed if kind == "commit" else state.voted
+        return bool(mask & bit)
+
+    def _arguments(self, kind: str, voting_id: bytes, attempt: int, result: bytes) -> list:
+        if kind == "vote":
+            return [voting_id, result]
+        stored = self.store.salt(voting_id, attempt)
+        if stored is None:
+            raise TransactionError(kind, "no salt stored for this attempt")
+        salt = stored[0]
+        if kind == "reveal":
+            return [voting_id, result, salt]
+        value = commitment(result, salt, self.conn.address, voting_id, attempt,
+                           self.conn.chain_id, self.conn.voting.address)  # fmt: skip
+        return [voting_id, value]
+
+    # ---------------------------------------------------------------------------------------------
+    # Other transactions
+    # ---------------------------------------------------------------------------------------------
+
+    def send(self, action: str, contract: Any, function: str, *args: Any) -> str:
+        """Estimates and sends an untracked transaction (finalize, register, claim).
+
+        Returns:
+            The transaction hash.
+
+        Raises:
+            TransactionError: the estimate reverts (`error` names the custom error).
+        """
+        data, gas = self._estimate(function, list(args), contract, action)
+        nonce = self._take_nonce()
+        raw, tx_hash = self._sign(data, gas, nonce, self._gas_price(), contract)
+        refused = self._broadcast(raw, tx_hash, nonce)
+        if refused is not None:
+            raise TransactionError(action, f"the node refused it: {refused}")
+        self._others[tx_hash] = Sent(action, tx_hash, nonce, self.clock())
+        self._count("vote_sent", action.split()[0])
+        log.info("%s sent: %s (nonce %d)", action, tx_hash, nonce)
+        return tx_hash
+
+    def wait(self, tx_hash: str, timeout: float = 120.0) -> Any:
+        """Waits for the receipt of a transaction sent by this submitter (CLI commands).
+
+        Raises:
+            TransactionError: reverted, or no receipt within `timeout` seconds.
+        """
+        deadline = self.clock() + timeout
+        while self.clock() < deadline:
+            receipt = self._receipt(tx_hash)
+            if receipt is not None:
+                self._others.pop(tx_hash, None)
+                self._spent(receipt)
+                if receipt["status"] != 1:
+                    raise TransactionError(tx_hash, "reverted")
+                return receipt
+            time.sleep(0.2)
+        raise TransactionError(tx_hash, f"no receipt within {timeout:g} s")
+
+    # ---------------------------------------------------------------------------------------------
+    # Following sent transactions
+    # ---------------------------------------------------------------------------------------------
+
+    def poll(self) -> list[VoteRecord]:
+        """Moves sent votes on: confirmed, failed, replaced or re-sent. Call it every tick.
+
+        Returns:
+            The votes that became confirmed in this call.
+        """
+        confirmed = []
+        head = self._rpc("block number", lambda: self.conn.web3.eth.block_number)
+        for row in self.store.pending_votes():
+            if row.state != "sent":
+                continue
+            if self._follow(row, head):
+                confirmed.append(row)
+        for sent in list(self._others.values()):
+            receipt = self._receipt(sent.tx_hash)
+            if receipt is not None:
+                del self._others[sent.tx_hash]
+                self._spent(receipt)
+                if receipt["status"] != 1:
+                    self._count("tx_failed", sent.action.split()[0])
+                    log.warning("%s reverted: %s", sent.action, sent.tx_hash)
+        if self.metrics is not None:
+            self.metrics.pending_transactions(len(self.store.pending_votes()) + len(self._others))
+        return confirmed
+
+    def _follow(self, row: VoteRecord, head: int) -> bool:
+        vid, key = bytes.fromhex(row.voting_id[2:]), (row.attempt, row.kind)
+        receipt = self._receipt(row.tx_hash)
+        if receipt is not None:
+            if receipt["status"] != 1:
+                self._spent(receipt)
+                self.store.set_vote_state(vid, *key, "failed")
+                self._count("tx_failed", row.kind)
+                log.warning("%s reverted: %s", row.kind, row.tx_hash, extra=_ids(vid, row.attempt))
+                return False
+            if head - receipt["blockNumber"] + 1 < max(1, self.confirmations):
+                return False
+            self._spent(receipt)
+            self.store.set_vote_state(vid, *key, "confirmed")
+            return True
+        used = self._rpc("nonce", lambda: self.conn.web3.eth.get_transaction_count(
+            self.conn.address, "latest"))  # fmt: skip
+        if used > row.nonce:
+            # Another transaction with this nonce was mined (an earlier copy of this one).
+            landed = self.landed(row.kind, vid, row.attempt)
+            self.store.set_vote_state(vid, *key, "confirmed" if landed else "failed")
+            return landed
+        sent_at = self._sent_at.get(row.tx_hash)
+        known = self._known(row.tx_hash)
+        if known and sent_at is not None and self.clock() - sent_at < self.replace_after:
+            return False
+        # Stuck (replace with a higher price) or unknown to the node (re-send with its nonce).
+        price = self._gas_price()
+        if known:
+            price = max(price, int(self._prices.get(row.nonce, price) * FEE_BUMP) + 1)
+            self._count("tx_replaced")
+        args = self._arguments(row.kind, vid, row.attempt, bytes.fromhex(row.result[2:]))
+        try:
+            data, gas = self._estimate(_FUNCTIONS[row.kind], args)
+        except TransactionError as exc:
+            landed = exc.error == "VotingAlreadyVoted" or self.landed(row.kind, vid, row.attempt)
+            self.store.set_vote_state(vid, *key, "confirmed" if landed else "failed")
+            return landed
+        raw, tx_hash = self._sign(data, gas, row.nonce, price)
+        self.store.set_vote_state(vid, *key, "sent", tx_hash=tx_hash, nonce=row.nonce)
+        self._broadcast(raw, tx_hash, row.nonce)
+        what = "replaced" if known else "re-sent"
+        log.info("%s %s: %s (nonce %d)", row.kind, what, tx_hash, row.nonce,
+                 extra=_ids(vid, row.attempt))  # fmt: skip
+        return False
+
+    # ---------------------------------------------------------------------------------------------
+    # Plumbing
+    # ---------------------------------------------------------------------------------------------
+
+    def _estimate(self, function: str, args: list, contract: Any = None,
+                  action: str | None = None) -> tuple[bytes, int]:  # fmt: skip
+        contract = contract or self.conn.voting
+        data = bytes(getattr(contract, function).encode_input(*args))
+        call = {"from": self.conn.address, "to": contract.address, "data": data}
+        try:
+            gas = self._rpc("estimate", lambda: self._estimate_gas(call))
+        except ChainUnavailableError:
+            raise
+        except Exception as exc:
+            decoded = decode_error(getattr(exc, "data", None)) or decode_error(_hex_in(exc.args))
+            name = decoded[0] if decoded else None
+            reason = f"{name}{decoded[1]}" if decoded else f"{type(exc).__name__}: {exc}"
+            raise TransactionError(action or function, f"reverts: {reason}", name) from exc
+        return data, int(gas * self.gas_margin)
+
+    def _estimate_gas(self, call: dict) -> int:
+        # NOTE: the pending block has the current time, so phases that open by time (reveal,
+        # finalize) estimate right on a chain that mines only on demand; a node without
+        # "pending" support is asked for the latest block instead.
+        if self._pending_estimates:
+            try:
+                return self.conn.web3.eth.estimate_gas(call, "pending")
+            except Exception as exc:
+                if type(exc).__name__ not in ("MethodUnavailable", "MethodNotSupported"):
+                    raise
+                self._pending_estimates = False
+        return self.conn.web3.eth.estimate_gas(call)
+
+    def _sign(self, data: bytes, gas: int, nonce: int, price: int,
+              contract: Any = None) -> tuple[bytes, str]:  # fmt: skip
+        contract = contract or self.conn.voting
+        txn = self.conn.provider.network.ecosystem.create_transaction(
+            chain_id=self.conn.chain_id, to=contract.address, data=data, nonce=nonce,
+            gas_limit=gas, gas_price=price, type=0, value=0, sender=self.conn.address,
+        )  # fmt: skip
+        signed = self.conn.account.sign_transaction(txn)
+        if signed is None:
+            raise TransactionError("sign", "the account refused to sign")
+        self._prices[nonce] = price
+        return signed.serialize_transaction(), "0x" + bytes(signed.txn_hash).hex()
+
+    def _broadcast(self, raw: bytes, tx_hash: str, nonce: int) -> str | None:
+        """Sends a signed transaction; returns why the node refused it, or None."""
+        self._sent_at[tx_hash] = self.clock()
+        try:
+            self._rpc("send", lambda: self.conn.web3.eth.send_raw_transaction(raw))
+        except ChainUnavailableError as exc:
+            log.warning("broadcast of %s failed, poll will resend it: %s", tx_hash, exc)
+        except Exception as exc:  # NOTE: e.g. "nonce too low"; poll() sorts a vote out
+            log.warning("broadcast of %s refused: %s", tx_hash, exc)
+            self._next_nonce = min(self._next_nonce, nonce)  # NOTE: leave no nonce gap
+            return str(exc)
+        return None
+
+    def _take_nonce(self) -> int:
+        pending = self._rpc("nonce", lambda: self.conn.web3.eth.get_transaction_count(
+            self.conn.address, "pending"))  # fmt: skip
+        nonce = max(int(pending), self._next_nonce)
+        self._next_nonce = nonce + 1
+        return nonce
+
+    def _gas_price(self) -> int:
+        return int(self._rpc("gas price", lambda: self.conn.web3.eth.gas_price))
+
+    def _receipt(self, tx_hash: str | None) -> Any:
+        if not tx_hash:
+            return None
+        try:
+            return self._rpc("receipt", lambda: self.conn.web3.eth.get_transaction_receipt(tx_hash))
+        except ChainUnavailableError:
+            raise
+        except Exception:  # NOTE: web3 raises TransactionNotFound while there is none
+            return None
+
+    def _known(self, tx_hash: str | None) -> bool:
+        try:
+            return self._rpc("tx", lambda: self.conn.web3.eth.get_transaction(tx_hash)) is not None
+        except ChainUnavailableError:
+            raise
+        except Exception:
+            return False
+
+    def _spent(self, receipt: Any) -> None:
+        if self.metrics is not None:
+            gas = int(receipt["gasUsed"])
+            price = int(receipt.get("effectiveGasPrice") or 0)
+            self.metrics.gas_spent(gas, gas * price)
+
+    def _count(self, what: str, *labels: str) -> None:
+        if self.metrics is not None:
+            getattr(self.metrics, what)(*labels)
+
+    def _rpc(self, what: str, call: Callable[[], Any]) -> Any:
+        for attempt in range(self.retries + 1):
+            try:
+                return call()
+            except Exception as exc:
+                if not _is_transient(exc):
+                    raise
+                if attempt == self.retries:
+                    raise ChainUnavailableError(what, exc) from exc
+                time.sleep(min(4.0, 0.25 * 2**attempt))
+        raise AssertionError("unreachable")
+
+
+def _hex_in(values: Any) -> str | None:
+    for value in values if isinstance(values, tuple | list) else (values,):
+        if isinstance(value, str) and value.startswith("0x"):
+            return value
+        if isinstance(value, tuple | list) and (found := _hex_in(value)):
+            return found
+    return None
+
+
+def _ids(voting_id: bytes, attempt: int) -> dict[str, Any]:
+    return {"voting_id": "0x" + voting_id.hex(), "attempt": attempt}
