@@ -1,0 +1,86 @@
+"""Text for operators: the `worker status` report, amounts and times."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+CATEGORIES = ("availability", "consistency", "accuracy", "speed")
+SYMBOLS = {246: "EWT", 73799: "VT"}
+WEI = 10**18
+
+
+def symbol_for(chain_id: int) -> str:
+    """The native coin's symbol: EWT on Energy Web Chain, VT on Volta, else ETH."""
+    return SYMBOLS.get(chain_id, "ETH")
+
+
+def format_amount(wei: int, symbol: str) -> str:
+    """`wei` in whole units, exactly (no float rounding): 1500000000000000000 -> '1.5 EWT'."""
+    whole, fraction = divmod(int(wei), WEI)
+    digits = f"{fraction:018d}".rstrip("0")
+    return f"{whole}.{digits} {symbol}" if digits else f"{whole} {symbol}"
+
+
+def format_status(status: dict[str, Any], symbol: str | None = None) -> str:
+    """`worker_status` as human-readable lines; amounts in whole coins of `symbol`."""
+    symbol = symbol or symbol_for(int(status["chain_id"]))
+    enrolment, counters = status["enrolment"], status["counters"]
+    state = "active" if enrolment["active"] else "not enrolled"
+    if enrolment["retired"]:
+        state = "removed from the pool"
+    lines = [
+        f"Worker {status['address']} on chain {status['chain_id']}",
+        f"  WorkerVoting   {status['contracts']['WorkerVoting']}",
+        f"  WorkerRewards  {status['contracts']['WorkerRewards'] or '-'}",
+        f"Enrolment: {state}, pool index {enrolment['index']}, "
+        f"joined at round {enrolment['joinedSeq']}",
+        f"Rounds: {counters['eligible']} eligible, {counters['cast']} voted "
+        f"({counters['inConsensus']} in consensus, {counters['dissenting']} dissenting), "
+        f"{counters['missed']} missed, {counters['late']} late votes",
+    ]
+    if counters["syncedIndex"] < status["chain_length"]:
+        lines.append(
+            f"  (counted up to chain entry {counters['syncedIndex']} of {status['chain_length']})"
+        )
+    lines.append(f"Balance: {format_amount(status['balance'], symbol)}")
+    if status["epoch"] is not None:
+        epoch = status["epoch"]
+        lines.append(f"Epoch {epoch['current']} runs until {when(epoch['ends'])}")
+    if status["epochs"]:
+        lines.append("Ended epochs:")
+        for claim in status["epochs"]:
+            lines.append(f"  epoch {claim['epoch']}: {_claim_text(claim, status['time'], symbol)}")
+    total = sum(c["total"] for c in status["epochs"])
+    if total:
+        lines.append(f"Claimable now: {format_amount(total, symbol)}")
+    return "\n".join(lines)
+
+
+def _claim_text(claim: dict[str, Any], now: int, symbol: str) -> str:
+    points = f"points {points_text(claim['points'])}"
+    if claim["claimed"]:
+        return f"claimed ({points})"
+    if claim["total"]:
+        return f"{format_amount(claim['total'], symbol)} to claim ({points})"
+    closes = when(claim["registration_ends"])
+    if now <= claim["registration_ends"]:
+        if claim["registered"]:
+            return f"registered ({points}), claims open after {closes}"
+        return f"not registered yet, registration open until {closes}"
+    return f"nothing to claim ({points})" if claim["registered"] else "not registered"
+
+
+def points_text(points: Iterable[int]) -> str:
+    return ", ".join(f"{name} {value}" for name, value in zip(CATEGORIES, points))
+
+
+def when(timestamp: int) -> str:
+    moment = datetime.fromtimestamp(int(timestamp), tz=timezone.utc)
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+# -------------------------------------------------------------------------------------------------
+# Plumbing
+# -------------------------------------------------------------------------------------------------
