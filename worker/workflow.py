@@ -3,7 +3,9 @@
 A workflow is a Python callable referenced in the config as `"module:function"`
 (`worker.workflows.matching:run`). Its module declares the schema of one input payload as a pydantic
 model, `INPUT = MatchingInput`, and optionally the schema of its parameters, `PARAMS = ...`
-(the same names may instead be attributes of the function, for modules with several workflows).
+(the same names may instead be attributes of the function, for modules with several workflows),
+and optionally `window_of(input) -> (start, end)`, the time window a payload's data belongs to
+(without it, a payload names its window in `window_start` and `window_end`).
 The callable is called as `function(inputs, params)`:
 
 - `inputs`: a list of `INPUT` instances, one per payload received for the round (in an order
@@ -81,6 +83,27 @@ class Workflow:
     function: Callable[..., WorkflowOutput]
     input_model: type[BaseModel]
     params_model: type[BaseModel] | None = None
+    window_function: Callable[[Any], tuple[int, int] | None] | None = None
+
+    def window_of(self, payload: Mapping[str, Any]) -> tuple[int, int]:
+        """The time window `[start, end)` a payload's data belongs to.
+
+        The workflow module's `window_of(parsed_input)` decides; without one, the payload's own
+        `window_start` and `window_end` fields. A round computes the payloads whose window lies
+        within the round's window.
+
+        Raises:
+            InputError: the payload is invalid or has no window.
+        """
+        if self.window_function is not None:
+            (parsed,) = self.parse_inputs(payload)
+            span = self.window_function(parsed)
+        else:
+            span = (payload.get("window_start"), payload.get("window_end"))
+        ok = span is not None and all(isinstance(v, int) and not isinstance(v, bool) for v in span)
+        if not ok or not 0 <= span[0] < span[1]:
+            raise InputError(self.ref, [f"the payload names no data window (got {span!r})"])
+        return int(span[0]), int(span[1])
 
     def parse_params(self, params: Mapping[str, Any] | None) -> BaseModel | dict[str, Any]:
         """Validates params (call it at start, so bad params fail there).
@@ -159,7 +182,11 @@ def load_workflow(ref: str) -> Workflow:
     if input_model is None:
         reason = "declares no INPUT model (a pydantic BaseModel for one input payload)"
         raise WorkflowRefError(ref, reason)
-    return Workflow(ref, function, input_model, _model(ref, function, module, "PARAMS"))
+    window_function = getattr(function, "window_of", None) or getattr(module, "window_of", None)
+    if window_function is not None and not callable(window_function):
+        raise WorkflowRefError(ref, "window_of must be a callable")
+    params = _model(ref, function, module, "PARAMS")
+    return Workflow(ref, function, input_model, params, window_function)
 
 
 def _model(ref: str, function: Any, module: Any, name: str) -> type[BaseModel] | None:

@@ -94,6 +94,12 @@ INPUT = MatchingInput
 PARAMS = MatchingParams
 
 
+def window_of(payload: MatchingInput) -> tuple[int, int] | None:
+    """The span of hours a payload holds readings for: [first hour, last hour + 1 h), or None."""
+    hours = [r.hour for r in (*payload.generation, *payload.consumption)]
+    return (min(hours), max(hours) + HOUR) if hours else None
+
+
 def apportion(total: int, weights: Iterable[tuple[str, int]]) -> dict[str, int]:
     """Splits `total` Wh in proportion to `weights` by the largest-remainder method.
 

@@ -1,0 +1,170 @@
+"""Integration: `worker run` processes on a real anvil and a real nats-server reach consensus,
+survive `kill -9` without double-voting, and report bad input without crashing."""
+
+import json
+import signal
+import time
+import urllib.request
+
+import pytest
+from ape import chain
+
+from tests.conftest import ZERO_ADDRESS, make_config
+from tests.worker import localnet as ln
+from tests.worker.natsutil import NatsServer, free_port
+from worker.state import StateStore
+from worker.trigger import event_voting_id
+from worker.workflow import output_root, run_workflow
+
+pytestmark = pytest.mark.anvil
+DAY = 86_400
+
+
+@pytest.fixture
+def broker(tmp_path):
+    with NatsServer(tmp_path / "nats") as server:
+        yield server
+
+
+@pytest.fixture
+def deploy(project, owner, accounts, tmp_path):
+    """Deploys voting and rewards for test accounts 1..n and writes a manifest."""
+
+    def create(n: int, threshold: int, **config):
+        voting = owner.deploy(project.WorkerVoting, owner, make_config(threshold=threshold,
+                                                                       **config))  # fmt: skip
+        for i in range(1, n + 1):
+            voting.addWorker(accounts[i], sender=owner)
+        rewards = owner.deploy(project.WorkerRewards, owner, voting, ZERO_ADDRESS, DAY, 7200,
+                               30 * DAY, [2500, 2500, 2500, 2500])  # fmt: skip
+        manifest = ln.write_manifest(tmp_path / "manifest.json", chain.chain_id, voting, rewards)
+        return voting, manifest
+
+    return create
+
+
+@pytest.fixture
+def workers(tmp_path):
+    started = []
+
+    def spawn(manifest, broker, n: int, trigger: dict, first: int = 1, **kwargs):
+        network = f"ethereum:local:{chain.provider.uri}"
+        for i in range(first, first + n):
+            config = ln.worker_config(tmp_path, f"w{i}", i, network, manifest, broker.url,
+                                      trigger, **kwargs)  # fmt: skip
+            process = ln.WorkerProcess(f"w{i}", config, tmp_path / f"w{i}.log")
+            process.start()
+            started.append(process)
+        return started[-n:]
+
+    yield spawn
+    for process in started:
+        process.stop(signal.SIGKILL, timeout=5)
+
+
+EVENT_TRIGGER = {"kind": "event", "subject": ln.EVENT_SUBJECT}
+
+
+def settle(broker, hour: int, key: str) -> bytes:
+    event = {"key": key, "window_start": hour, "window_end": hour + ln.HOUR}
+    ln.publish(broker.url, ln.EVENT_SUBJECT, event)
+    return event_voting_id("matching-test", key)
+
+
+def expected_root(*payloads) -> bytes:
+    root = output_root(run_workflow("worker.workflows.matching:run", list(payloads), {}))
+    return bytes.fromhex(root[2:])
+
+
+def status_of(voting, vid) -> int:
+    return int(voting.roundState(vid).status)
+
+
+def test_workers__reach_consensus_and_record_agreement(deploy, broker, workers, tmp_path):
+    voting, manifest = deploy(3, 2)
+    hour = ln.previous_hour()
+    payload = ln.hour_payload(hour)
+    ln.publish(broker.url, ln.DATA_SUBJECT, payload, msg_id=f"h{hour}")
+    procs = workers(manifest, broker, 3, EVENT_TRIGGER)
+    vid = settle(broker, hour, f"settle-{hour}")
+
+    ln.wait_for(lambda: status_of(voting, vid) == 4, 90, what="consensus")
+    assert voting.resultOf(vid) == expected_root(payload)
+    # The third vote arrives late (after consensus) and still counts for the worker.
+    ln.wait_for(lambda: bin(voting.roundState(vid).voted).count("1") == 3, 30, what="3 votes")
+
+    def outcomes():
+        found = []
+        for proc in procs:
+            with StateStore(tmp_path / proc.name / "state") as store:
+                found.append((store.outcome(vid), store.vote(vid, 1, "vote")))
+        return found if all(o is not None and v.state == "confirmed" for o, v in found) else None
+
+    for outcome, _vote in ln.wait_for(outcomes, 30, what="every worker's outcome"):
+        assert (outcome.kind, outcome.agreed, outcome.attempt) == ("Consensus", True, 1)
+    for proc in procs:
+        assert proc.stop() == 0, proc.output()
+        assert "worker stopped" in proc.output()
+
+
+def test_workers__kill_9_after_commit_reveals_once_after_restart(
+    deploy, broker, workers, accounts, tmp_path
+):
+    # 4 workers enrolled, 3 running: the commit phase lasts until its deadline.
+    voting, manifest = deploy(4, 3, sealed=True, vote_duration=12, reveal_duration=120)
+    hour = ln.previous_hour()
+    payload = ln.hour_payload(hour)
+    ln.publish(broker.url, ln.DATA_SUBJECT, payload, msg_id=f"h{hour}")
+    w1, *_others = workers(manifest, broker, 3, EVENT_TRIGGER)
+    vid = settle(broker, hour, f"sealed-{hour}")
+    address = accounts[1].address
+    w1_bit = 1 << int(voting.workerInfo(address).index)
+
+    ln.wait_for(lambda: voting.roundState(vid).committed & w1_bit, 60, what="w1's commit")
+    w1.stop(signal.SIGKILL)
+    deadline = voting.roundState(vid).deadline
+    ln.wait_for(lambda: time.time() > deadline + 1, 60, what="the commit deadline")
+    w1.start()
+    ln.wait_for(lambda: status_of(voting, vid) == 4, 90, what="consensus after restart")
+    ln.wait_for(lambda: voting.roundState(vid).voted & w1_bit, 60, what="w1's reveal")
+
+    committed = [e for e in voting.VoteCommitted.range(0, chain.blocks.height + 1)
+                 if e.worker == address]  # fmt: skip
+    revealed = [e for e in voting.VoteCast.range(0, chain.blocks.height + 1)
+                if e.worker == address]  # fmt: skip
+    assert (len(committed), len(revealed)) == (1, 1)
+    assert voting.resultOf(vid) == expected_root(payload)
+    assert w1.stop() == 0, w1.output()
+    with StateStore(tmp_path / "w1" / "state") as store:
+        assert store.vote(vid, 1, "commit").state == "confirmed"
+        assert store.vote(vid, 1, "reveal").state == "confirmed"
+        assert store.vote(vid, 1, "commit").tries == 1
+
+
+def test_worker__malformed_input_is_reported_and_worker_carries_on(
+    deploy, broker, workers, tmp_path
+):
+    voting, manifest = deploy(1, 1)
+    port = free_port()
+    (proc,) = workers(manifest, broker, 1, EVENT_TRIGGER, metrics_port=port)
+    hour = ln.previous_hour()
+    ln.publish(broker.url, ln.DATA_SUBJECT, b"{not json", msg_id="bad-1")
+    ln.publish(broker.url, ln.DATA_SUBJECT, {"generation": [{"site": "x", "hour": 1}]},
+               msg_id="bad-2")  # fmt: skip
+    ln.publish(broker.url, ln.DATA_SUBJECT, ln.hour_payload(hour), msg_id="good")
+    vid = settle(broker, hour, f"one-{hour}")
+
+    ln.wait_for(lambda: status_of(voting, vid) == 4, 60, what="consensus of the sole worker")
+
+    def metric_text() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            return response.read().decode()
+
+    text = ln.wait_for(lambda: 'worker_source_errors_total{reason="malformed"} 2.0' in
+                       (t := metric_text()) and t, 30, what="malformed count")  # fmt: skip
+    assert "worker_inputs_stored_total 1.0" in text
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
+        health = json.loads(response.read())
+    assert health["status"] == "ok"
+    assert proc.process.poll() is None  # still running
+    assert proc.stop() == 0, proc.output()

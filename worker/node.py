@@ -1,0 +1,255 @@
+"""One worker process: sources feed the store, triggers start rounds, a chain loop drives them.
+
+Tasks of `Node.run` (one asyncio loop; every chain call runs on one dedicated thread, because
+Ape's provider is synchronous):
+
+- the data source (HTTP poll or NATS durable consumer) hands batches to `store_batch`, which
+  checks them against the workflow's input schema, finds their window and stores them; only then
+  is a broker message acknowledged;
+- the event trigger (if configured) reads its own durable consumer and tracks one round per event;
+- the chain loop, every `chain.poll_interval` seconds: follows sent transactions, reads new round
+  events, tracks due windows (interval trigger) and rounds other workers opened, drives every
+  active round (`worker.rounds`), checks the balance and, when due, registers for the last epoch's
+  rewards.
+
+SIGTERM or SIGINT set the stop event: the loop finishes its tick, the sources close, the metrics
+server stops. Everything that must survive a crash is in the store before it is acted on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from worker.chain import Connection
+from worker.config import NatsSourceConfig, WorkerConfig
+from worker.errors import InputError, TriggerError, WorkerError
+from worker.rewards import register_due
+from worker.rounds import RoundDriver
+from worker.sources import HttpSource, NatsSource, SourceBatch
+from worker.state import StateStore
+from worker.submit import Submitter
+from worker.trigger import EventTrigger, IntervalTrigger, event_voting_id, voting_id
+from worker.watch import Watcher
+from worker.workflow import Workflow
+
+log = logging.getLogger(__name__)
+
+BALANCE_EVERY = 30.0  # seconds between balance checks
+REWARDS_EVERY = 300.0  # seconds between reward registration checks
+
+
+class Node:
+    """A running worker. Build it with the open connection, store and loaded workflow.
+
+    Args:
+        config: The settings.
+        conn: The open chain connection (start-up checks passed).
+        store: The state store.
+        workflow: The loaded workflow.
+        metrics: `worker.metrics.Metrics` (optional).
+        health: `worker.metrics.Health` (optional).
+    """
+
+    def __init__(self, config: WorkerConfig, conn: Connection, store: StateStore,
+                 workflow: Workflow, metrics: Any = None, health: Any = None) -> None:  # fmt: skip
+        self.config, self.conn, self.store = config, conn, store
+        self.workflow, self.metrics, self.health = workflow, metrics, health
+        self.params = workflow.parse_params(config.workflow.params)
+        chain = config.chain
+        self.submitter = Submitter(conn, store, metrics, gas_margin=chain.gas_margin,
+                                   confirmations=chain.confirmations,
+                                   replace_after=chain.replace_after)  # fmt: skip
+        self.driver = RoundDriver(conn, store, self.submitter, workflow, config.workflow.params,
+                                  metrics, stagger=max(1.0, 2 * chain.poll_interval))  # fmt: skip
+        self.watcher = Watcher(conn, store, chain.confirmations, conn.manifest.voting_block)
+        self.trigger = (
+            IntervalTrigger.from_config(config.trigger)
+            if config.trigger.kind == "interval"
+            else EventTrigger.from_config(config.trigger)
+        )
+        if isinstance(self.trigger, IntervalTrigger):
+            self.driver.horizon = self.trigger.catch_up * self.trigger.period
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="chain")
+        self._next_balance = 0.0
+        self._next_rewards = 0.0
+        self._reported: dict[tuple[int, str], int] = {}
+        self.sources: list[HttpSource | NatsSource] = []
+        self.ticks = 0
+
+    # ---------------------------------------------------------------------------------------------
+    # Running
+    # ---------------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Runs until `stop` is set; returns after a clean shutdown."""
+        if self.health is not None:
+            self.health.register("chain", max(30.0, 10 * self.config.chain.poll_interval))
+            self.health.set_info("address", self.conn.address)
+            self.health.set_info("chain_id", self.conn.chain_id)
+        if self.metrics is not None:
+            self.metrics.running(True)
+        self.sources = [self._source()]
+        tasks = [asyncio.create_task(self.sources[0].run(self.store_batch, stop), name="source")]
+        if isinstance(self.trigger, EventTrigger):
+            self.sources.append(self._event_source())
+            runner = self.sources[1].run(self.on_event, stop)
+            tasks.append(asyncio.create_task(runner, name="events"))
+        tasks.append(asyncio.create_task(self._chain_loop(stop), name="chain"))
+        log.info("worker %s running (pool index %d, chain id %d)", self.conn.address,
+                 self.conn.pool_index, self.conn.chain_id)  # fmt: skip
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if task.exception() is not None:
+                    raise task.exception()
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._executor.shutdown(wait=True)
+            if self.metrics is not None:
+                self.metrics.running(False)
+            log.info("worker stopped")
+
+    async def _chain_loop(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                await loop.run_in_executor(self._executor, self.tick)
+                if self.health is not None:
+                    self.health.beat("chain")
+                    self.health.clear("chain")
+            except WorkerError as exc:
+                log.warning("chain tick: %s", exc)
+                if self.health is not None:
+                    self.health.problem("chain", str(exc))
+            except Exception as exc:  # NOTE: a passing node fault must not end the worker
+                log.exception("chain tick failed: %s", exc)
+                if self.health is not None:
+                    self.health.problem("chain", f"{type(exc).__name__}: {exc}")
+            delay = self.config.chain.poll_interval - (time.monotonic() - started)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=max(0.0, delay))
+
+    def tick(self) -> None:
+        """One pass of the chain loop (runs on the chain thread)."""
+        self.ticks += 1
+        self.submitter.poll()
+        events, upto = self.watcher.poll()
+        for event in events:
+            if event.name == "RoundOpened" and self.store.round(event.voting_id) is None:
+                found = self._window_of(event.voting_id)
+                if found is not None:
+                    self.driver.track(event.voting_id, found, None, "chain")
+        self.watcher.advance(upto)
+        if self.metrics is not None:
+            self.metrics.block(upto)
+        if isinstance(self.trigger, IntervalTrigger):
+            for window in self.trigger.windows_due(time.time()):
+                vid = voting_id(self.config.workflow.name, window)
+                self.driver.track(vid, (window.start, window.end), None, "trigger")
+        for vid in self.driver.active():
+            try:
+                self.driver.drive(vid)
+            except WorkerError as exc:  # NOTE: one round's problem must not stall the others
+                log.warning("round 0x%s: %s", vid.hex()[:10], exc)
+        self._report_sources()
+        now = time.monotonic()
+        if now >= self._next_balance:
+            self._next_balance = now + BALANCE_EVERY
+            self._check_balance()
+        if now >= self._next_rewards and self.conn.rewards is not None:
+            self._next_rewards = now + REWARDS_EVERY
+            register_due(self.conn, self.submitter)
+
+    def _report_sources(self) -> None:
+        """Adds the sources' new failures to the metrics, by reason."""
+        if self.metrics is None:
+            return
+        for i, source in enumerate(self.sources):
+            stats = source.stats
+            other = stats.errors - stats.malformed - stats.sink_errors
+            for reason, total in (("malformed", stats.malformed), ("sink", stats.sink_errors),
+                                  ("unreachable", other)):  # fmt: skip
+                new = total - self._reported.get((i, reason), 0)
+                for _ in range(max(0, new)):
+                    self.metrics.source_error(reason)
+                self._reported[(i, reason)] = total
+
+    def _window_of(self, vid: bytes) -> tuple[int, int] | None:
+        """The window of a round another worker opened, if it is one of this trigger's."""
+        if not isinstance(self.trigger, IntervalTrigger):
+            return None  # NOTE: event rounds are tracked from the event message itself
+        now = time.time()
+        candidates = self.trigger.windows_due(now + self.trigger.period)
+        for window in candidates:
+            if voting_id(self.config.workflow.name, window) == vid:
+                return (window.start, window.end)
+        return None
+
+    def _check_balance(self) -> None:
+        balance = int(self.conn.web3.eth.get_balance(self.conn.address))
+        low = balance < int(self.config.chain.low_balance * 10**18)
+        if self.metrics is not None:
+            self.metrics.balance(balance, low)
+        if low:
+            log.warning("account %s holds %.6f, below chain.low_balance %g: top it up",
+                        self.conn.address, balance / 1e18,
+                        self.config.chain.low_balance)  # fmt: skip
+
+    # ---------------------------------------------------------------------------------------------
+    # Data in
+    # ---------------------------------------------------------------------------------------------
+
+    def _validate(self, payload: Any) -> None:
+        try:
+            self.workflow.window_of(payload)
+        except InputError as exc:
+            raise ValueError(str(exc)) from exc
+
+    def _source(self) -> HttpSource | NatsSource:
+        source = self.config.source
+        if isinstance(source, NatsSourceConfig):
+            return NatsSource(source.servers, stream=source.stream, subject=source.subject,
+                              durable=source.durable, name=source.name, shape="object",
+                              validate=self._validate)  # fmt: skip
+        return HttpSource(source.url, name=source.name, interval=source.poll_interval,
+                          timeout=source.timeout, max_attempts=source.retries + 1,
+                          backoff_base=source.backoff, backoff_max=source.backoff_max,
+                          headers=source.headers, shape="object",
+                          validate=self._validate)  # fmt: skip
+
+    def _event_source(self) -> NatsSource:
+        source = self.config.source
+        if not isinstance(source, NatsSourceConfig):
+            raise TriggerError("trigger.kind event needs source.kind nats (its broker)")
+        return NatsSource(source.servers, stream=source.stream, subject=self.trigger.subject,
+                          durable=f"{source.durable}-events", name=f"{source.name}-events",
+                          batch_size=1, shape="object")  # fmt: skip
+
+    async def store_batch(self, batch: SourceBatch) -> None:
+        """The source's sink: stores one validated payload with its window (then it is acked)."""
+        start, end = self.workflow.window_of(batch.payload)
+        stored = self.store.put_input(batch.source, batch.key, start, end, batch.payload)
+        if stored and self.metrics is not None:
+            self.metrics.inputs_stored()
+        if self.health is not None:
+            self.health.set_info("last_input", batch.received_at)
+
+    async def on_event(self, batch: SourceBatch) -> None:
+        """The event trigger's sink: tracks the round of an event message."""
+        try:
+            event = self.trigger.event_of(batch.payload)
+        except TriggerError as exc:
+            log.warning("event message %s ignored: %s", batch.key, exc)
+            if self.metrics is not None:
+                self.metrics.source_error("malformed")
+            return
+        vid = event_voting_id(self.config.workflow.name, event.key)
+        window = (event.window.start, event.window.end) if event.window else None
+        self.driver.track(vid, window, event.key, "trigger")

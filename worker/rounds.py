@@ -1,0 +1,305 @@
+"""Driving rounds: compute the result, vote (or commit and reveal), finalize, record the outcome.
+
+`RoundDriver.drive(votingId)` is called for every active round on every tick. It reads the round's
+state from the contract once and does what is due, so it is idempotent and resumes after a restart
+from the store and the chain alone:
+
+- not computed for the current attempt: run the workflow on the stored inputs of the round's
+  window, build the records tree and store it (attempt 2 recomputes from the data stored by then);
+- open mode: vote (also a late vote while a consensus round still takes them);
+- sealed mode: store the salt, commit, and reveal once the reveal phase opens;
+- past its deadline, or when no result can reach the threshold any more: `finalize`, staggered by
+  pool index so that one worker sends it and the others' estimates see it done;
+- settled: record the outcome (and whether this worker's vote agreed) and close the round.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from worker.chain import Connection
+from worker.errors import WorkflowError
+from worker.state import StateStore
+from worker.submit import Submitter
+from worker.workflow import Workflow, output_tree, run_workflow
+
+log = logging.getLogger(__name__)
+
+STATUS = ("None", "Voting", "Committing", "Revealing", "Consensus", "Plurality",
+          "FailoverResolved", "Failed", "AwaitingFailover")  # fmt: skip
+FALLBACKS = ("alert", "plurality", "failover")
+SETTLED = {"Consensus", "Plurality", "FailoverResolved", "Failed", "AwaitingFailover"}
+ACTIVE = ("skipped", "computed", "voted", "committed", "revealed")
+MAX_ACTIVE = 64  # rounds driven per tick (each costs one call)
+
+
+class RoundConfig(NamedTuple):
+    """`IWorkerVoting.Config` with the contract's field names (Ape returns it as a plain tuple)."""
+
+    threshold: int
+    sealedMode: bool
+    voteDuration: int
+    revealDuration: int
+    fallbackPolicy: int
+    pluralityMinVotes: int
+    speedRank: int
+    failover: str
+
+
+def _bits(mask: int) -> int:
+    return bin(mask).count("1")
+
+
+class RoundDriver:
+    """Moves this worker's rounds along. See the module docstring.
+
+    Args:
+        conn: The open connection.
+        store: The state store.
+        submitter: Sends the transactions.
+        workflow: The loaded workflow and its parsed params.
+        metrics: Optional `worker.metrics.Metrics`.
+        stagger: Seconds between the finalize turns of consecutive pool indices.
+        clock: Wall clock (epoch seconds), replaceable in tests.
+    """
+
+    def __init__(self, conn: Connection, store: StateStore, submitter: Submitter,
+                 workflow: Workflow, params: Any, metrics: Any = None, stagger: float = 2.0,
+                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+        self.conn, self.store, self.submitter = conn, store, submitter
+        self.workflow, self.params, self.metrics = workflow, params, metrics
+        self.stagger, self.clock = stagger, clock
+        self.horizon = 86_400  # seconds after its window ends that a round without data is kept
+        self._configs: dict[int, Any] = {}
+        self._said: set[tuple] = set()  # things logged once
+        self._finalizable_since: dict[tuple[bytes, int], float] = {}
+        self.known_at: dict[bytes, float] = {}  # votingId -> when this worker learnt of the round
+
+    # ---------------------------------------------------------------------------------------------
+    # Which rounds
+    # ---------------------------------------------------------------------------------------------
+
+    def track(self, voting_id: bytes, window: tuple[int, int] | None, event_key: str | None,
+              source: str) -> bool:  # fmt: skip
+        """Registers a round this worker should take part in (idempotent).
+
+        Returns:
+            True if the round is new to this worker.
+        """
+        if self.store.round(voting_id) is not None:
+            return False
+        self.store.put_round(voting_id, 1, None, window=window, event_key=event_key,
+                             status="skipped")  # fmt: skip
+        self.known_at.setdefault(voting_id, time.monotonic())
+        if self.metrics is not None:
+            self.metrics.round_seen(source)
+        log.info("round %s: tracked (%s, window %s)", _short(voting_id), source, window)
+        return True
+
+    def active(self) -> list[bytes]:
+        """Rounds not closed yet, oldest first (at most `MAX_ACTIVE`)."""
+        seen: dict[bytes, None] = {}
+        for status in ACTIVE:
+            for r in self.store.rounds(status):
+                seen.setdefault(bytes.fromhex(r.voting_id[2:]), None)
+        return list(seen)[:MAX_ACTIVE]
+
+    # ---------------------------------------------------------------------------------------------
+    # One round
+    # ---------------------------------------------------------------------------------------------
+
+    def drive(self, voting_id: bytes) -> str:
+        """Does what is due for one round; returns its on-chain status name."""
+        st = self.conn.voting.roundState(voting_id)
+        status = STATUS[int(st.status)]
+        local = self.store.round(voting_id)
+        if local is None:
+            return status
+        if status in SETTLED:
+            late_ok = status == "Consensus" and not st.sealedMode and self.clock() <= st.deadline
+            if not late_ok or self._voted(voting_id, st.attempt):
+                self._settle(voting_id, st, status)
+                self._close(voting_id, local.attempt)
+                return status
+            # NOTE: consensus came before this worker's vote; a late vote still counts as cast.
+        attempt = max(1, int(st.attempt))
+        result = self._result(voting_id, attempt, local)
+        if result is None:
+            end = local.window_end
+            if status == "None" and end is not None and end < self.clock() - self.horizon:
+                log.warning("round %s: no result for window %s within %d s: given up",
+                            _short(voting_id), (local.window_start, end), self.horizon)  # fmt: skip
+                self._close(voting_id, local.attempt)
+            self._maybe_finalize(voting_id, st, status)
+            return status
+        if status == "None":
+            if self._config(None).sealedMode:
+                self.store.ensure_salt(voting_id, attempt, result)
+                self._act(voting_id, attempt, "commit", result)
+            else:
+                self._act(voting_id, attempt, "vote", result)
+        elif status in ("Voting", "Consensus"):
+            self._act(voting_id, attempt, "vote", result)
+        elif status in ("Committing", "Revealing"):
+            committed = bool(st.committed & (1 << self.conn.pool_index))
+            if not committed and status == "Committing" and self.clock() <= st.deadline:
+                self.store.ensure_salt(voting_id, attempt, result)
+                self._act(voting_id, attempt, "commit", result)
+            elif committed and (status == "Revealing" or self.clock() > st.deadline):
+                self._act(voting_id, attempt, "reveal", self._committed_result(voting_id, attempt))
+        self._maybe_finalize(voting_id, st, status)
+        return status
+
+    def _result(self, voting_id: bytes, attempt: int, local: Any) -> bytes | None:
+        """The result of `attempt`: stored, or computed now from the stored inputs."""
+        stored = self.store.round(voting_id, attempt)
+        if stored is not None and stored.result is not None:
+            return bytes.fromhex(stored.result[2:])
+        window = (local.window_start, local.window_end)
+        if window[0] is None:
+            self._once(("nowindow", voting_id), "round %s names no data window: not computed",
+                       _short(voting_id))  # fmt: skip
+            return None
+        inputs = self.store.inputs_for_window(*window)
+        if not inputs:
+            self._once(("nodata", voting_id, attempt), "round %s attempt %d: no data for window "
+                       "%s yet", _short(voting_id), attempt, window)  # fmt: skip
+            return None
+        try:
+            output = run_workflow(self.workflow, [i["payload"] for i in inputs], self.params)
+            tree = output_tree(output)
+        except WorkflowError as exc:
+            if self.metrics is not None:
+                self.metrics.workflow_error()
+            self._once(("wferr", voting_id, attempt, str(exc)), "round %s attempt %d: %s",
+                       _short(voting_id), attempt, exc, level=logging.ERROR)  # fmt: skip
+            return None
+        self.store.put_round(voting_id, attempt, tree, window=window, event_key=local.event_key)
+        log.info("round %s attempt %d: %d records from %d inputs, root %s", _short(voting_id),
+                 attempt, len(tree), len(inputs), tree.root[:18])  # fmt: skip
+        return bytes.fromhex(tree.root[2:])
+
+    def _close(self, voting_id: bytes, attempts: int) -> None:
+        for attempt in range(1, attempts + 1):
+            if self.store.round(voting_id, attempt) is not None:
+                self.store.set_round_status(voting_id, attempt, "closed")
+
+    def _committed_result(self, voting_id: bytes, attempt: int) -> bytes:
+        stored = self.store.salt(voting_id, attempt)
+        return bytes.fromhex(stored[1][2:]) if stored else b""
+
+    def _act(self, voting_id: bytes, attempt: int, kind: str, result: bytes) -> None:
+        if not result:
+            self._once(("nosalt", voting_id, attempt), "round %s: committed, but the salt is "
+                       "lost: cannot reveal", _short(voting_id), level=logging.ERROR)  # fmt: skip
+            return
+        outcome = self.submitter.ensure(kind, voting_id, attempt, result)
+        if outcome.startswith("rejected:"):
+            self._once((kind, voting_id, attempt, outcome), "round %s attempt %d: %s %s",
+                       _short(voting_id), attempt, kind, outcome)  # fmt: skip
+        elif outcome in ("pending", "confirmed"):
+            state = {"vote": "voted", "commit": "committed", "reveal": "revealed"}[kind]
+            current = self.store.round(voting_id, attempt)
+            if current is not None and current.status in ("computed", "skipped", "voted",
+                                                           "committed"):  # fmt: skip
+                self.store.set_round_status(voting_id, attempt, state)
+
+    def _voted(self, voting_id: bytes, attempt: int) -> bool:
+        return any(
+            (row := self.store.vote(voting_id, attempt, kind)) is not None
+            and row.state in ("sent", "confirmed")
+            for kind in ("vote", "reveal")
+        )
+
+    def _settle(self, voting_id: bytes, st: Any, status: str) -> None:
+        if self.store.outcome(voting_id) is not None and status != "AwaitingFailover":
+            known = self.store.outcome(voting_id)
+            if known.kind == status:
+                return
+        mine = None
+        for kind in ("vote", "reveal"):
+            row = self.store.vote(voting_id, st.attempt, kind)
+            if row is not None and row.state in ("sent", "confirmed"):
+                mine = row.result
+        result = "0x" + bytes(st.result).hex() if int.from_bytes(st.result, "big") else None
+        agreed = None if mine is None or result is None else mine == result
+        fallback = None
+        if status in ("Plurality", "Failed", "AwaitingFailover"):
+            fallback = FALLBACKS[int(self._config(int(st.configVersion)).fallbackPolicy)]
+        self.store.record_outcome(voting_id, status, attempt=int(st.attempt), result=result,
+                                  agreed=agreed, fallback=fallback)  # fmt: skip
+        if self.metrics is not None:
+            if result is not None:
+                self.metrics.consensus(agreed)
+            if status != "Consensus":
+                self.metrics.round_failure(status.lower())
+            started = self.known_at.pop(voting_id, None)
+            if started is not None and result is not None:
+                self.metrics.observe_consensus_latency(time.monotonic() - started)
+        log.info("round %s: %s (attempt %d)%s%s", _short(voting_id), status, st.attempt,
+                 f", result {result[:18]}" if result else "",
+                 "" if agreed is None else (", agreed" if agreed else ", DISAGREED"))  # fmt: skip
+
+    # ---------------------------------------------------------------------------------------------
+    # Finalize
+    # ---------------------------------------------------------------------------------------------
+
+    def _maybe_finalize(self, voting_id: bytes, st: Any, status: str) -> None:
+        if status not in ("Voting", "Committing", "Revealing"):
+            return
+        now = self.clock()
+        if not self._finalizable(st, status, now):
+            self._finalizable_since.pop((voting_id, int(st.attempt)), None)
+            return
+        key = (voting_id, int(st.attempt))
+        since = self._finalizable_since.setdefault(key, time.monotonic())
+        turn = (self.conn.pool_index % 8) * self.stagger
+        if time.monotonic() - since < turn:
+            return
+        try:
+            self.submitter.send(f"finalize {_short(voting_id)}", self.conn.voting, "finalize",
+                                voting_id)  # fmt: skip
+            self._finalizable_since[key] = time.monotonic() + 4 * self.stagger  # a pause
+        except Exception as exc:  # NOTE: another worker finalized first; its estimate reverts
+            log.debug("finalize %s not sent: %s", _short(voting_id), exc)
+            self._finalizable_since[key] = time.monotonic() + self.stagger
+
+    def _finalizable(self, st: Any, status: str, now: float) -> bool:
+        """Mirrors the contract's `_failed`: deadline passed or the threshold out of reach."""
+        deadline, voted = int(st.deadline), _bits(int(st.voted))
+        if status == "Voting":
+            left = int(st.eligibleCount) - voted
+        else:
+            if status == "Committing" and now > deadline:
+                deadline += int(self._config(int(st.configVersion)).revealDuration)
+            commits_open = status == "Committing" and now <= int(st.deadline)
+            pool = int(st.eligibleCount) if commits_open else _bits(int(st.committed))
+            left = pool - voted
+        return now > deadline or int(st.leaderVotes) + left < int(st.threshold)
+
+    # ---------------------------------------------------------------------------------------------
+    # Helpers
+    # ---------------------------------------------------------------------------------------------
+
+    def _config(self, version: int | None) -> RoundConfig:
+        if version is None:
+            config, version = self.conn.voting.currentConfig()
+            self._configs[int(version)] = RoundConfig(*config)
+            return self._configs[int(version)]
+        if version not in self._configs:
+            self._configs[version] = RoundConfig(*self.conn.voting.configAt(version))
+        return self._configs[version]
+
+    def _once(self, key: tuple, message: str, *args: Any, level: int = logging.INFO) -> None:
+        if key not in self._said:
+            if len(self._said) > 10_000:
+                self._said.clear()
+            self._said.add(key)
+            log.log(level, message, *args)
+
+
+def _short(voting_id: bytes) -> str:
+    return "0x" + voting_id.hex()[:10]
