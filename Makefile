@@ -21,9 +21,10 @@ test: setup lint  ## Lint, then all tests: the embedded chain first, then the an
 	$(APE) test tests -m "not anvil" -q
 	$(APE) test tests -m "anvil or smoke" -q --network $(ANVIL_NETWORK)
 
-bench: setup  ## Gas benchmarks on anvil (voting, rewards): print tables, write bench/results.json and bench/REPORT.md
+bench: setup  ## Benchmarks (gas of voting and rewards; worker latency, memory, Merkle): bench/results.json, bench/REPORT.md
 	$(APE) run bench_gas --network $(ANVIL_NETWORK)
 	$(APE) run bench_rewards --network $(ANVIL_NETWORK)
+	$(APE) run bench_worker
 
 lint:  ## ruff lint and format check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -26,10 +26,18 @@ def check(name: str, value: float, limit: float, unit: str) -> dict[str, Any]:
         name: The target as a sentence, e.g. "plain vote <= 50k".
         value: The measured value.
         limit: The largest value that meets the target.
-        unit: How to show the value: "gas", "x" (a ratio) or "%" (a fraction shown in percent).
+        unit: How to show the value: "gas", "x" (a ratio), "%" (a fraction shown in percent),
+            "s" (seconds), "MiB" or "blocks".
     """
     margin = (value - limit) / limit * 100
-    shown = {"gas": f"{value:,.0f}", "x": f"{value:.2f}x", "%": f"{value * 100:.1f}%"}[unit]
+    shown = {
+        "gas": f"{value:,.0f}",
+        "x": f"{value:.2f}x",
+        "%": f"{value * 100:.1f}%",
+        "s": f"{value:.2f} s",
+        "MiB": f"{value:.0f} MiB",
+        "blocks": f"{value:g} blocks",
+    }[unit]
     side = "under" if margin <= 0 else "over"
     result = {"target": name, "measured": shown, "value": value, "limit": limit}
     return result | {"met": value <= limit, "margin": f"{abs(margin):.1f}% {side} the limit"}

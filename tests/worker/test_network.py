@@ -50,8 +50,8 @@ def workers(tmp_path):
     def spawn(manifest, broker, n: int, trigger: dict, first: int = 1, **kwargs):
         network = f"ethereum:local:{chain.provider.uri}"
         for i in range(first, first + n):
-            config = ln.worker_config(tmp_path, f"w{i}", i, network, manifest, broker.url,
-                                      trigger, **kwargs)  # fmt: skip
+            config = ln.worker_config(tmp_path, f"w{i}", f"TEST::{i}", network, manifest,
+                                      broker.url, trigger, **kwargs)  # fmt: skip
             process = ln.WorkerProcess(f"w{i}", config, tmp_path / f"w{i}.log")
             process.start()
             started.append(process)
