@@ -42,6 +42,13 @@ def _project_dir(option: str | None) -> Path:
     return Path.cwd()
 
 
+def _quiet_ape() -> None:
+    """Keeps Ape's own info lines ("Connecting to ...") out of the command's output."""
+    from ape.logging import LogLevel, logger
+
+    logger.set_level(LogLevel.WARNING)
+
+
 def _fail(message: str) -> None:
     click.secho(f"error: {message}", fg="red", err=True)
     sys.exit(1)
@@ -76,6 +83,7 @@ class _Session:
         self.project = _project_dir(project)
         # NOTE: Ape reads the project (networks, test mnemonic) of the current directory.
         os.chdir(self.project)
+        _quiet_ape()
 
     def connect(self, require_enrolled: bool = True) -> Any:
         from worker.chain import connect
@@ -258,6 +266,7 @@ def verify(proof_file: Path, config_path: Path | None, network: str | None,
         doc = load_proof(proof_file)
     project_dir = _project_dir(project)
     os.chdir(project_dir)
+    _quiet_ape()
     with _fatal():
         conn = connect(chain_config, project_dir, with_account=False)
     try:
