@@ -101,7 +101,7 @@ def write_report(
     parts += [markdown_table(*table) + "\n" for table in tables]
     parts += ["Notes:", "", *(f"- {note}" for note in notes), end]
     block = "\n".join(parts)
-    text = path.read_text() if path.exists() else "# Gas benchmarks\n"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
     if pattern.search(text):
         text = pattern.sub(lambda _: block, text)

@@ -65,7 +65,7 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         counter, gauge = self._counter, self._gauge
         self._rounds_seen = counter("rounds_seen", "Rounds taken up, by their start", "source")
-        self._votes_sent = counter("votes_sent", "Transactions sent and mined, by kind", "kind")
+        self._votes_sent = counter("votes_sent", "Transactions broadcast, by kind", "kind")
         self._tx_failed = counter("tx_failed", "Transactions failed or reverted, by kind", "kind")
         self._tx_replaced = counter("tx_replaced", "Pending transactions replaced, higher fee")
         self._consensus = counter(
@@ -123,7 +123,7 @@ class Metrics:
         self._rounds_seen.labels(_check_label("source", source, ROUND_SOURCES)).inc()
 
     def vote_sent(self, kind: str) -> None:
-        """Count a mined transaction of `kind` (vote, commit, reveal, finalize, register, claim)."""
+        """Count a broadcast transaction of `kind`: vote, commit, reveal, finalize, register, claim."""
         self._votes_sent.labels(_check_label("kind", kind, TX_KINDS)).inc()
 
     def tx_failed(self, kind: str) -> None:

@@ -9,6 +9,7 @@ import time
 import urllib.request
 
 import pytest
+import yaml
 from ape import chain
 
 from tests.conftest import ZERO_ADDRESS, make_config
@@ -88,9 +89,7 @@ def status_of(voting, vid) -> int:
     return int(voting.roundState(vid).status)
 
 
-def test_workers__reach_consensus_and_record_agreement(
-    deploy, broker, workers, accounts, tmp_path
-):
+def test_workers__reach_consensus_and_record_agreement(deploy, broker, workers, accounts, tmp_path):
     voting, manifest = deploy(3, 2)
     hour = ln.previous_hour()
     payload = ln.hour_payload(hour)
@@ -202,3 +201,40 @@ def test_worker__malformed_input_is_reported_and_worker_carries_on(
     assert health["status"] == "ok"
     assert proc.process.poll() is None  # still running
     assert proc.stop() == 0, proc.output()
+
+
+def test_worker__unreachable_api_is_reported_and_worker_carries_on(deploy, tmp_path):
+    _voting, manifest = deploy(1, 1)
+    port, dead = free_port(), free_port()  # nothing listens on `dead`
+    config = {
+        "chain": {"network": f"ethereum:local:{chain.provider.uri}", "manifest": str(manifest),
+                  "account": "TEST::1", "confirmations": 0, "poll_interval": 0.2},
+        "source": {"kind": "http", "name": "meters", "url": f"http://127.0.0.1:{dead}/readings",
+                   "poll_interval": 0.2, "timeout": 1, "retries": 0},
+        "trigger": {"kind": "interval", "period": 3600, "lag": 0, "catch_up": 1},
+        "workflow": {"ref": "worker.workflows.matching:run", "name": "matching-test"},
+        "state": {"directory": str(tmp_path / "state")},
+        "metrics": {"port": port},
+    }  # fmt: skip
+    path = tmp_path / "worker.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = ln.WorkerProcess("http", path, tmp_path / "http.log")
+    proc.start()
+
+    def unreachable() -> float:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                text = r.read().decode()
+        except OSError:
+            return 0.0
+        prefix = 'worker_source_errors_total{reason="unreachable"} '
+        line = next((x for x in text.splitlines() if x.startswith(prefix)), prefix + "0")
+        return float(line.removeprefix(prefix))
+
+    try:
+        ln.wait_for(lambda: unreachable() >= 2, 60, what="two unreachable errors counted")
+        assert proc.process.poll() is None, proc.output()  # still running
+    finally:
+        code = proc.stop()
+    assert code == 0, proc.output()
+    assert f"127.0.0.1:{dead}" in proc.output()
