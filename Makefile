@@ -14,8 +14,8 @@ help:  ## List the targets
 setup:  ## Install everything (idempotent): virtualenv, Python and npm pins, solc adapter, anvil, compile
 	@bash tools/setup.sh
 
-run: setup  ## The main job: deploy a worker network on a local anvil chain and show it working
-	$(APE) run deploy_local --network $(ANVIL_NETWORK)
+run: setup  ## The main job: a local network of 7 worker processes with fault scenarios (ARGS="--sealed" ...)
+	$(APE) run demo --network $(ANVIL_NETWORK) $(ARGS)
 
 test: setup lint  ## Lint, then all tests: the embedded chain first, then the anvil set on a real node
 	$(APE) test tests -m "not anvil" -q

@@ -219,6 +219,11 @@ async def publish_async(url: str, messages: list[tuple[str, bytes, dict | None]]
         await nc.close()
 
 
+def ensure_stream(url: str) -> None:
+    """Creates the stream of the local network's subjects (idempotent)."""
+    asyncio.run(publish_async(url, []))
+
+
 def publish(url: str, subject: str, payload: dict | bytes, msg_id: str | None = None) -> None:
     """Publishes one JSON message to the stream (created if needed)."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
