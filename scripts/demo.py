@@ -124,8 +124,10 @@ class Demo:
             process.stop()
         elif not self.plan.offline_in(r) and process.process.poll() is not None:
             # NOTE: back only once the missed rounds are closed, else it would still vote late.
+            pending = self.provider.web3.eth.get_block
             for info in net.rounds[:-1]:
-                while int(time.time()) <= int(net.voting.roundState(info["voting_id"]).deadline):
+                deadline = int(net.voting.roundState(info["voting_id"]).deadline)
+                while int(pending("pending")["timestamp"]) <= deadline:
                     self.refresh(net)
                     time.sleep(0.25)
             process.start()

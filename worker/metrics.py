@@ -123,7 +123,7 @@ class Metrics:
         self._rounds_seen.labels(_check_label("source", source, ROUND_SOURCES)).inc()
 
     def vote_sent(self, kind: str) -> None:
-        """Count a broadcast transaction of `kind`: vote, commit, reveal, finalize, register, claim."""
+        """Count a broadcast transaction: vote, commit, reveal, finalize, register or claim."""
         self._votes_sent.labels(_check_label("kind", kind, TX_KINDS)).inc()
 
     def tx_failed(self, kind: str) -> None:

@@ -64,8 +64,10 @@ class Node:
         self.submitter = Submitter(conn, store, metrics, gas_margin=chain.gas_margin,
                                    confirmations=chain.confirmations,
                                    replace_after=chain.replace_after)  # fmt: skip
+        self.chain_now = time.time()  # chain time of the current tick
         self.driver = RoundDriver(conn, store, self.submitter, workflow, config.workflow.params,
-                                  metrics, stagger=max(1.0, 2 * chain.poll_interval))  # fmt: skip
+                                  metrics, stagger=max(1.0, 2 * chain.poll_interval),
+                                  clock=lambda: self.chain_now)  # fmt: skip
         self.watcher = Watcher(conn, store, chain.confirmations, conn.manifest.voting_block)
         self.trigger = (
             IntervalTrigger.from_config(config.trigger)
@@ -139,6 +141,7 @@ class Node:
     def tick(self) -> None:
         """One pass of the chain loop (runs on the chain thread)."""
         self.ticks += 1
+        self.chain_now = self._chain_time()
         self.submitter.poll()
         events, upto = self.watcher.poll()
         for event in events:
@@ -166,6 +169,17 @@ class Node:
         if now >= self._next_rewards and self.conn.rewards is not None:
             self._next_rewards = now + REWARDS_EVERY
             register_due(self.conn, self.submitter)
+
+    def _chain_time(self) -> float:
+        """The time the next block will carry: deadlines are chain time, not this machine's."""
+        eth = self.conn.web3.eth
+        try:
+            return float(eth.get_block("pending")["timestamp"])
+        except Exception:  # NOTE: a node without a pending block: the latest one, or the clock
+            try:
+                return max(float(eth.get_block("latest")["timestamp"]), time.time())
+            except Exception:
+                return time.time()
 
     def _report_sources(self) -> None:
         """Adds the sources' new failures to the metrics, by reason."""

@@ -7,7 +7,7 @@ from the store and the chain alone:
 - not computed for the current attempt: run the workflow on the stored inputs of the round's
   window, build the records tree and store it (attempt 2 recomputes from the data stored by then);
 - open mode: vote (also a late vote while a consensus round still takes them);
-- sealed mode: store the salt, commit, and reveal once the reveal phase opens;
+- sealed mode: store the salt, commit, and reveal once the reveal phase opens (also late);
 - past its deadline, or when no result can reach the threshold any more: `finalize`, staggered by
   pool index so that one worker sends it and the others' estimates see it done;
 - settled: record the outcome (and whether this worker's vote agreed) and close the round.
@@ -118,13 +118,15 @@ class RoundDriver:
         local = self.store.round(voting_id)
         if local is None:
             return status
+        committed = bool(st.committed & (1 << self.conn.pool_index))
         if status in SETTLED:
-            late_ok = status == "Consensus" and not st.sealedMode and self.clock() <= st.deadline
-            if not late_ok or self._voted(voting_id, st.attempt):
+            late_ok = status == "Consensus" and (committed or not st.sealedMode)
+            if not (late_ok and self.clock() <= st.deadline) or self._voted(voting_id, st.attempt):
                 self._settle(voting_id, st, status)
                 self._close(voting_id, local.attempt)
                 return status
-            # NOTE: consensus came before this worker's vote; a late vote still counts as cast.
+            # NOTE: consensus came before this worker's vote (or reveal of its commit); a late
+            # one still counts as cast.
         attempt = max(1, int(st.attempt))
         result = self._result(voting_id, attempt, local)
         if result is None:
@@ -141,14 +143,13 @@ class RoundDriver:
                 self._act(voting_id, attempt, "commit", result)
             else:
                 self._act(voting_id, attempt, "vote", result)
-        elif status in ("Voting", "Consensus"):
+        elif status == "Voting" or (status == "Consensus" and not st.sealedMode):
             self._act(voting_id, attempt, "vote", result)
-        elif status in ("Committing", "Revealing"):
-            committed = bool(st.committed & (1 << self.conn.pool_index))
+        elif status in ("Committing", "Revealing", "Consensus"):
             if not committed and status == "Committing" and self.clock() <= st.deadline:
                 self.store.ensure_salt(voting_id, attempt, result)
                 self._act(voting_id, attempt, "commit", result)
-            elif committed and (status == "Revealing" or self.clock() > st.deadline):
+            elif committed and (status != "Committing" or self.clock() > st.deadline):
                 self._act(voting_id, attempt, "reveal", self._committed_result(voting_id, attempt))
         self._maybe_finalize(voting_id, st, status)
         return status

@@ -267,25 +267,33 @@ class Submitter:
             self.store.set_vote_state(vid, *key, "confirmed" if landed else "failed")
             return landed
         sent_at = self._sent_at.get(row.tx_hash)
-        known = self._known(row.tx_hash)
-        if known and sent_at is not None and self.clock() - sent_at < self.replace_after:
+        stuck = self._transaction(row.tx_hash)  # the copy the node holds, or None
+        recent = sent_at is not None and self.clock() - sent_at < self.replace_after
+        if stuck is not None and recent:
             return False
         # Stuck (replace with a higher price) or unknown to the node (re-send with its nonce).
         price = self._gas_price()
-        if known:
-            price = max(price, int(self._prices.get(row.nonce, price) * FEE_BUMP) + 1)
+        if stuck is not None:
+            # NOTE: the same call and gas limit, priced above the stuck copy (also after a
+            # restart). No new estimate: it would run on top of the stuck copy in the pending
+            # block, revert with VotingAlreadyVoted and take the vote for landed before it is.
+            paid = int(stuck.get("gasPrice") or self._prices.get(row.nonce, price))
+            price = max(price, int(paid * FEE_BUMP) + 1)
+            data, gas = bytes(stuck["input"]), int(stuck["gas"])
             self._count("tx_replaced")
-        args = self._arguments(row.kind, vid, row.attempt, bytes.fromhex(row.result[2:]))
-        try:
-            data, gas = self._estimate(_FUNCTIONS[row.kind], args)
-        except TransactionError as exc:
-            landed = exc.error == "VotingAlreadyVoted" or self.landed(row.kind, vid, row.attempt)
-            self.store.set_vote_state(vid, *key, "confirmed" if landed else "failed")
-            return landed
+        else:
+            args = self._arguments(row.kind, vid, row.attempt, bytes.fromhex(row.result[2:]))
+            try:
+                data, gas = self._estimate(_FUNCTIONS[row.kind], args)
+            except TransactionError as exc:
+                landed = exc.error == "VotingAlreadyVoted"
+                landed = landed or self.landed(row.kind, vid, row.attempt)
+                self.store.set_vote_state(vid, *key, "confirmed" if landed else "failed")
+                return landed
         raw, tx_hash = self._sign(data, gas, row.nonce, price)
         self.store.set_vote_state(vid, *key, "sent", tx_hash=tx_hash, nonce=row.nonce)
         self._broadcast(raw, tx_hash, row.nonce)
-        what = "replaced" if known else "re-sent"
+        what = "replaced" if stuck is not None else "re-sent"
         log.info("%s %s: %s (nonce %d)", row.kind, what, tx_hash, row.nonce,
                  extra=_ids(vid, row.attempt))  # fmt: skip
         return False
@@ -369,13 +377,13 @@ class Submitter:
         except Exception:  # NOTE: web3 raises TransactionNotFound while there is none
             return None
 
-    def _known(self, tx_hash: str | None) -> bool:
+    def _transaction(self, tx_hash: str | None) -> Any:
         try:
-            return self._rpc("tx", lambda: self.conn.web3.eth.get_transaction(tx_hash)) is not None
+            return self._rpc("tx", lambda: self.conn.web3.eth.get_transaction(tx_hash))
         except ChainUnavailableError:
             raise
         except Exception:
-            return False
+            return None
 
     def _spent(self, receipt: Any) -> None:
         if self.metrics is not None:
