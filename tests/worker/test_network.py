@@ -167,11 +167,15 @@ def test_workers__kill_9_after_commit_reveals_once_after_restart(
                 if e.worker == address]  # fmt: skip
     assert (len(committed), len(revealed)) == (1, 1)
     assert voting.resultOf(vid) == expected_root(payload)
+
+    def recorded():
+        with StateStore(tmp_path / "w1" / "state") as store:
+            rows = [store.vote(vid, 1, kind) for kind in ("commit", "reveal")]
+        return rows if all(r is not None and r.state == "confirmed" for r in rows) else None
+
+    commit, _reveal = ln.wait_for(recorded, 30, what="w1's commit and reveal confirmed")
+    assert commit.tries == 1
     assert w1.stop() == 0, w1.output()
-    with StateStore(tmp_path / "w1" / "state") as store:
-        assert store.vote(vid, 1, "commit").state == "confirmed"
-        assert store.vote(vid, 1, "reveal").state == "confirmed"
-        assert store.vote(vid, 1, "commit").tries == 1
 
 
 def test_worker__malformed_input_is_reported_and_worker_carries_on(
