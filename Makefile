@@ -25,6 +25,7 @@ bench: setup  ## Benchmarks (gas of voting and rewards; worker latency, memory, 
 	$(APE) run bench_gas --network $(ANVIL_NETWORK)
 	$(APE) run bench_rewards --network $(ANVIL_NETWORK)
 	$(APE) run bench_worker
+	$(VENV)/bin/python scripts/bench_plots.py
 
 lint:  ## ruff lint and format check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

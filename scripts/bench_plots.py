@@ -1,0 +1,100 @@
+"""Plots of the benchmark results: gas per round against pool size, worker latency.
+
+Usage: .venv/bin/python scripts/bench_plots.py   (run by `make bench` after the benchmarks)
+
+Reads bench/results.json (written by bench_gas and bench_worker) and writes bench/gas_per_round.png
+and bench/latency.png. The other systems' figures are published constants, not re-measured here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # NOTE: files only, no display
+import matplotlib.pyplot as plt
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+# Published gas for one whole round (or one report), by pool size n: (n, gas).
+ANCHORS = {
+    "Energy Web VotingFacet (worker voting, Green Proofs)": [(3, 500_000), (7, 855_000)],
+    "Chainlink FluxAggregator (per-node submissions)": [
+        (3, 350_600), (7, 731_100), (10, 998_400), (31, 3_356_400)],
+    "Chainlink OCR2 (one aggregated report)": [(4, 94_600), (7, 103_700), (31, 176_200)],
+}  # fmt: skip
+SOURCES = (
+    "Anchors: Energy Web VotingFacet 2-of-3 ~500k, 4-of-7 ~855k; Chainlink FluxAggregator "
+    "2-of-3 350.6k, 4-of-7 731.1k, 7-of-10 998.4k, 21-of-31 3,356.4k; Chainlink OCR2 one report "
+    "n=4 94.6k, n=7 103.7k, n=31 176.2k (published figures, not re-measured)."
+)
+
+
+def gas_plot(results: dict, path: Path) -> None:
+    voting = results["voting"]
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    for mode, style in (("open", "o-"), ("sealed", "s-")):
+        points = sorted((int(n), v["ops"]["round_total"]) for n, v in voting[mode].items())
+        ax.plot([n for n, _ in points], [g / 1000 for _, g in points], style, linewidth=2,
+                label=f"this project, {mode} mode (measured)")  # fmt: skip
+    for (name, points), style in zip(ANCHORS.items(), ("^--", "v--", "d:"), strict=True):
+        ax.plot([n for n, _ in points], [g / 1000 for _, g in points], style, label=name,
+                alpha=0.8)  # fmt: skip
+    ax.set_xlabel("pool size n (threshold: simple majority)")
+    ax.set_ylabel("gas per whole round (thousands)")
+    ax.set_yscale("log")
+    ax.set_xticks([3, 7, 15, 31])
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title("Gas of one voting round against pool size")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.text(0.01, 0.01, "OCR2 aggregates off chain: one report per round, no per-node votes.",
+             fontsize=7, alpha=0.7)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def latency_plot(results: dict, path: Path) -> None:
+    worker = results["worker"]
+    auto, blocks = worker["auto_mining"], worker["block_time_5s"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4), dpi=120)
+    left.hist(auto["seconds"], bins=12, color="tab:blue", alpha=0.8)
+    left.axvline(1.0, color="tab:red", linestyle="--", label="target p50 1 s")
+    left.set_title(f"auto-mining anvil, {len(auto['seconds'])} rounds")
+    left.set_xlabel("trigger to consensus (s)")
+    left.set_ylabel("rounds")
+    left.legend(fontsize=8)
+    counts = {b: blocks["blocks"].count(b) for b in sorted(set(blocks["blocks"]))}
+    right.bar([str(b) for b in counts], list(counts.values()), color="tab:green", alpha=0.8)
+    right.set_title(f"5 s blocks, {len(blocks['blocks'])} rounds (target <= 2 blocks)")
+    right.set_xlabel("blocks from trigger to consensus")
+    right.set_ylabel("rounds")
+    right.yaxis.get_major_locator().set_params(integer=True)
+    fig.suptitle(f"{worker['workers']} workers, threshold {worker['threshold']}")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main() -> int:
+    results_file = BENCH / "results.json"
+    if not results_file.exists():
+        print(f"{results_file} is missing: run `make bench` first", file=sys.stderr)
+        return 1
+    results = json.loads(results_file.read_text())
+    written = []
+    if "voting" in results:
+        gas_plot(results, BENCH / "gas_per_round.png")
+        written.append("bench/gas_per_round.png")
+    if "worker" in results:
+        latency_plot(results, BENCH / "latency.png")
+        written.append("bench/latency.png")
+    print("wrote " + ", ".join(written) if written else "nothing to plot")
+    print(SOURCES)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
