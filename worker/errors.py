@@ -302,6 +302,14 @@ class TransactionError(ChainError):
         super().__init__(f"{action}: {reason}")
 
 
+class ChainUnavailableError(ChainError):
+    """The node did not answer after the retries; the caller tries again on its next tick."""
+
+    def __init__(self, what: str, error: BaseException) -> None:
+        self.what = what
+        super().__init__(f"{what}: node unavailable ({type(error).__name__}: {error})")
+
+
 # -------------------------------------------------------------------------------------------------
 # Operator surface (metrics and health endpoint, logging)
 # -------------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from eth_abi import encode
 from eth_utils import keccak
 
 from worker.chain import Connection, decode_error
-from worker.errors import ChainError, TransactionError
+from worker.errors import ChainUnavailableError, TransactionError
 from worker.state import StateStore, VoteRecord
 
 log = logging.getLogger(__name__)
@@ -42,14 +42,6 @@ log = logging.getLogger(__name__)
 MAX_TRIES = 3  # sends of one action (a reverted or dropped one is planned again)
 FEE_BUMP = 1.25  # replacement gas price factor (nodes require >= 1.1)
 _FUNCTIONS = {"vote": "vote", "commit": "commit", "reveal": "reveal"}
-
-
-class ChainUnavailableError(ChainError):
-    """The node did not answer after the retries; the caller tries again on its next tick."""
-
-    def __init__(self, what: str, error: BaseException) -> None:
-        self.what = what
-        super().__init__(f"{what}: node unavailable ({type(error).__name__}: {error})")
 
 
 @dataclass
