@@ -6,7 +6,7 @@ ANVIL_NETWORK := ethereum:local:foundry
 # ape-foundry looks for anvil on PATH; setup links it into .venv/bin.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run test test-contracts test-anvil bench lint format clean help
+.PHONY: setup run test test-contracts test-anvil bench check lint slither format clean help
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -17,7 +17,7 @@ setup:  ## Install everything (idempotent): virtualenv, Python and npm pins, sol
 run: setup  ## The main job: a local network of 7 worker processes with fault scenarios (ARGS="--sealed" ...)
 	$(APE) run demo --network $(ANVIL_NETWORK) $(ARGS)
 
-test: setup lint  ## Lint, then all tests: the embedded chain first, then the anvil set on a real node
+test: setup check  ## Quality gates, then all tests: the embedded chain first, then the anvil set on a real node
 	$(APE) test tests -m "not anvil" -q
 	$(APE) test tests -m "anvil or smoke" -q --network $(ANVIL_NETWORK)
 
@@ -26,6 +26,12 @@ bench: setup  ## Benchmarks (gas of voting and rewards; worker latency, memory, 
 	$(APE) run bench_rewards --network $(ANVIL_NETWORK)
 	$(APE) run bench_worker
 	$(VENV)/bin/python scripts/bench_plots.py
+
+check: setup lint slither  ## Quality gates: ruff (lint, format) and Slither (no unjustified High or Medium finding)
+
+slither:  ## Slither static analysis of the contracts (own virtualenv .venv-slither)
+	@mkdir -p .build && bash tools/slither.sh > .build/slither.txt 2>&1 || { cat .build/slither.txt; exit 1; }
+	@tail -n 1 .build/slither.txt
 
 lint:  ## ruff lint and format check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

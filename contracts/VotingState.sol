@@ -83,6 +83,7 @@ abstract contract VotingState is WorkerPool {
         stats.late = _workers[worker].late;
     }
 
+    // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
     function _accumulate(address worker, WorkerStats memory s, uint256 maxRounds)
         private
         view
@@ -110,6 +111,7 @@ abstract contract VotingState is WorkerPool {
         return s;
     }
 
+    // slither-disable-next-line incorrect-equality -- an enum comparison; the timestamp taint comes from the callers' Round
     function _recorded(Status s) internal pure returns (bool) {
         return s == Status.Consensus || s == Status.Plurality || s == Status.FailoverResolved;
     }
@@ -160,6 +162,7 @@ abstract contract VotingState is WorkerPool {
 
     /// @notice Entry `index` of the result chain. Recompute the heads from `genesis` with
     /// keccak256(abi.encode(prevHead, index, votingId, result, attempt, votes, kind)) to verify it.
+    // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
     function chainEntry(uint256 index) external view returns (ChainEntry memory) {
         uint256 length = _pool.chainLength;
         if (index >= length) revert VotingNoSuchEntry(index, length);
@@ -175,6 +178,7 @@ abstract contract VotingState is WorkerPool {
     }
 
     /// @inheritdoc IWorkerVoting
+    // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
     function settledRound(uint256 index) external view returns (SettledRound memory) {
         uint256 length = _pool.chainLength;
         if (index >= length) revert VotingNoSuchEntry(index, length);

@@ -220,7 +220,7 @@ abstract contract WorkerPool is IWorkerVoting, Ownable2Step {
     function workers() external view returns (address[] memory list) {
         uint64 mask = _pool.activeMask;
         list = new address[](mask.count());
-        uint256 n;
+        uint256 n = 0;
         for (uint8 i; i < MAX_WORKERS; ++i) {
             if (mask.has(i)) list[n++] = _holders[i];
         }

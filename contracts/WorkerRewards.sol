@@ -137,6 +137,7 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
             _weights = _pendingWeights;
             _pendingFrom = 0;
         }
+        // slither-disable-next-line unused-return -- only the chain length is needed, not the head hash
         (, uint256 length) = voting.chainHead();
         ep.checkpointed = true;
         ep.firstIndex = uint32(length);
@@ -218,7 +219,7 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
         if (ep.swept) revert RewardsClaimExpired(epoch);
         if (ep.settled) return;
         uint256[4] memory pots = _categoryPots(ep);
-        uint256 rolled;
+        uint256 rolled = 0;
         for (uint256 c; c < CATEGORIES; ++c) {
             if (ep.totals[c] == 0) rolled += pots[c];
         }
@@ -234,6 +235,7 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
             token.safeTransfer(to, amount);
             return;
         }
+        // slither-disable-next-line arbitrary-send-eth,low-level-calls -- pays the registered worker its own share, after the state change (nonReentrant)
         (bool ok,) = to.call{value: amount}("");
         if (!ok) revert RewardsPaymentFailed(to, amount);
     }
@@ -247,8 +249,8 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
         IWorkerVoting.WorkerInfo memory w = voting.workerInfo(worker);
         if (!w.active && !w.retired) revert RewardsUnknownWorker(worker);
         (uint256 first, uint256 end) = _range(epoch);
-        uint256 eligible;
-        uint256 tookPart;
+        uint256 eligible = 0;
+        uint256 tookPart = 0;
         for (uint256 i = first; i < end; ++i) {
             IWorkerVoting.SettledRound memory r = voting.settledRound(i);
             if (r.lateUntil >= block.timestamp) revert RewardsRoundNotSettled(i, r.lateUntil);
@@ -268,6 +270,7 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
     /// @dev Chain entries of an ended epoch: [its checkpoint, next checkpoint). None if it was
     /// never checkpointed. For the last checkpointed epoch (views only: every transaction
     /// checkpoints first) the end is where a checkpoint now would put it.
+    // slither-disable-next-line incorrect-equality,unused-return -- epoch numbers compare exactly; only the chain length is needed
     function _range(uint256 epoch) private view returns (uint256 first, uint256 end) {
         Epoch storage ep = _epochs[epoch];
         if (!ep.checkpointed) return (0, 0);

@@ -18,6 +18,7 @@ contract WorkerVoting is VotingState {
     // ---------------------------------------------------------------------------------------------
 
     /// @notice Votes `result` in round `votingId` (open mode); the first vote opens the round.
+    // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
     function vote(bytes32 votingId, bytes32 result) external {
         (Round memory r, uint8 index) = _enter(votingId, result);
         uint64 bit = Bitmask.bit(index);
@@ -41,6 +42,7 @@ contract WorkerVoting is VotingState {
 
     /// @notice Commits `commitment` in round `votingId` (sealed mode); the first commit opens it.
     /// @param commitment keccak256(abi.encode(result, salt, worker, votingId, attempt, chainid, this)).
+    // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
     function commit(bytes32 votingId, bytes32 commitment) external {
         (Round memory r, uint8 index) = _enter(votingId, commitment);
         if (r.status != Status.Committing) {
@@ -66,6 +68,7 @@ contract WorkerVoting is VotingState {
     }
 
     /// @notice Reveals the committed `result` with its `salt` (sealed mode).
+    // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
     function reveal(bytes32 votingId, bytes32 result, bytes32 salt) external {
         if (result == bytes32(0)) revert VotingZeroResult();
         if (_pool.paused) revert VotingPaused();
@@ -105,6 +108,7 @@ contract WorkerVoting is VotingState {
     }
 
     /// @dev Common checks of vote and commit; opens the round on its first vote or commit.
+    // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
     function _enter(bytes32 votingId, bytes32 value) private returns (Round memory r, uint8 index) {
         if (value == bytes32(0)) revert VotingZeroResult();
         Pool memory p = _pool;
@@ -137,6 +141,7 @@ contract WorkerVoting is VotingState {
     }
 
     /// @dev Counts a vote for `result`; records the result once it reaches the threshold.
+    // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
     function _count(bytes32 votingId, Round memory r, uint64 bit, bytes32 result) private {
         bytes32 leader = _leader[votingId];
         if (leader == bytes32(0)) {
@@ -202,6 +207,7 @@ contract WorkerVoting is VotingState {
 
     /// @notice Ends an attempt that can no longer reach consensus (deadline passed, or too few votes
     /// left). Attempt 1 re-opens as attempt 2; a failed attempt 2 applies the fallback. Anyone may call.
+    // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
     function finalize(bytes32 votingId) external {
         Round memory r = _rounds[votingId];
         if (r.status != Status.Voting && r.status != Status.Committing && r.status != Status.Revealing) {
@@ -237,6 +243,7 @@ contract WorkerVoting is VotingState {
     }
 
     /// @dev Whether the current attempt can no longer reach the threshold.
+    // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
     function _failed(bytes32 votingId, Round memory r, Config memory c) private view returns (bool) {
         uint256 deadline = r.deadline;
         uint256 left; // votes that may still arrive
