@@ -15,7 +15,7 @@ from tests.conftest import ZERO_ADDRESS, make_config
 from tests.worker import localnet as ln
 from tests.worker.natsutil import NatsServer, free_port
 from worker.state import StateStore
-from worker.trigger import event_voting_id
+from worker.trigger import Window, event_voting_id, voting_id
 from worker.workflow import output_root, run_workflow
 
 pytestmark = pytest.mark.anvil
@@ -137,6 +137,21 @@ def test_workers__reach_consensus_and_record_agreement(deploy, broker, workers, 
     assert info["enrolment"]["active"] is True
     # Counters include a consensus round once its late-vote period is over; the chain has it now.
     assert (info["address"], info["chain_length"]) == (accounts[1].address, 1)
+
+
+def test_workers__interval_trigger_votes_the_previous_hour(deploy, broker, workers, tmp_path):
+    voting, manifest = deploy(2, 2)
+    hour = ln.previous_hour()
+    payload = ln.hour_payload(hour, scale=2)
+    ln.publish(broker.url, ln.DATA_SUBJECT, payload, msg_id=f"h{hour}")
+    trigger = {"kind": "interval", "period": 3600, "lag": 0, "catch_up": 2}
+    procs = workers(manifest, broker, 2, trigger)
+    vid = voting_id("matching-test", Window(hour, hour + ln.HOUR))
+
+    ln.wait_for(lambda: status_of(voting, vid) == 4, 90, what="consensus on the previous hour")
+    assert voting.resultOf(vid) == expected_root(payload)
+    for proc in procs:
+        assert proc.stop() == 0, proc.output()
 
 
 def test_workers__kill_9_after_commit_reveals_once_after_restart(
