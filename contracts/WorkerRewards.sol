@@ -72,7 +72,7 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
         uint256 epochLength_,
         uint256 registrationWindow_,
         uint256 claimExpiry_,
-        uint16[4] memory weights
+        uint16[4] memory initialWeights
     ) Ownable(initialOwner) {
         if (address(voting_) == address(0)) revert RewardsInvalidParameter("voting");
         if (epochLength_ < 1 hours || epochLength_ > 365 days) revert RewardsInvalidParameter("epochLength");
@@ -80,15 +80,15 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
             revert RewardsInvalidParameter("registrationWindow");
         }
         if (claimExpiry_ < 30 days || claimExpiry_ > 3650 days) revert RewardsInvalidParameter("claimExpiry");
-        _checkWeights(weights);
+        _checkWeights(initialWeights);
         voting = voting_;
         token = token_;
         start = block.timestamp;
         epochLength = epochLength_;
         registrationWindow = registrationWindow_;
         claimExpiry = claimExpiry_;
-        _weights = weights;
-        emit WeightsUpdated(weights, 0);
+        _weights = initialWeights;
+        emit WeightsUpdated(initialWeights, 0);
         _checkpoint();
     }
 
@@ -112,12 +112,12 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
     }
 
     /// @notice Sets the category weights (basis points, summing to 10000) from the next epoch on.
-    function setWeights(uint16[4] calldata weights) external onlyOwner {
-        _checkWeights(weights);
+    function setWeights(uint16[4] calldata newWeights) external onlyOwner {
+        _checkWeights(newWeights);
         uint256 from = _checkpoint() + 1;
-        _pendingWeights = weights;
+        _pendingWeights = newWeights;
         _pendingFrom = from;
-        emit WeightsUpdated(weights, from);
+        emit WeightsUpdated(newWeights, from);
     }
 
     function _checkWeights(uint16[4] memory w) private pure {
