@@ -206,6 +206,10 @@ class RoundDriver:
             current = self.store.round(voting_id, attempt)
             if current is not None and current.status in ("computed", "skipped", "voted",
                                                            "committed"):  # fmt: skip
+                first = current.status in ("computed", "skipped") and kind != "reveal"
+                started = self.known_at.get(voting_id)
+                if first and started is not None and self.metrics is not None:
+                    self.metrics.observe_vote_latency(time.monotonic() - started)
                 self.store.set_round_status(voting_id, attempt, state)
 
     def _voted(self, voting_id: bytes, attempt: int) -> bool:

@@ -212,9 +212,13 @@ def test_worker__malformed_input_is_reported_and_worker_carries_on(
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
             return response.read().decode()
 
-    text = ln.wait_for(lambda: 'worker_source_errors_total{reason="malformed"} 2.0' in
-                       (t := metric_text()) and t, 30, what="malformed count")  # fmt: skip
-    assert "worker_inputs_stored_total 1.0" in text
+    expected = [
+        'worker_source_errors_total{reason="malformed"} 2.0',
+        "worker_inputs_stored_total 1.0",
+        "worker_trigger_to_vote_seconds_count 1.0",
+        'worker_consensus_total{agreed="yes"} 1.0',
+    ]
+    ln.wait_for(lambda: all(line in metric_text() for line in expected), 30, what=str(expected))
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
         health = json.loads(response.read())
     assert health["status"] == "ok"
