@@ -130,10 +130,10 @@ class RoundDriver:
         attempt = max(1, int(st.attempt))
         result = self._result(voting_id, attempt, local)
         if result is None:
-            end = local.window_end
-            if status == "None" and end is not None and end < self.clock() - self.horizon:
+            if status == "None" and self._stale(voting_id, local):
                 log.warning("round %s: no result for window %s within %d s: given up",
-                            _short(voting_id), (local.window_start, end), self.horizon)  # fmt: skip
+                            _short(voting_id), (local.window_start, local.window_end),
+                            self.horizon)  # fmt: skip
                 self._close(voting_id, local.attempt)
             self._maybe_finalize(voting_id, st, status)
             return status
@@ -182,6 +182,15 @@ class RoundDriver:
         log.info("round %s attempt %d: %d records from %d inputs, root %s", _short(voting_id),
                  attempt, len(tree), len(inputs), tree.root[:18])  # fmt: skip
         return bytes.fromhex(tree.root[2:])
+
+    def _stale(self, voting_id: bytes, local: Any) -> bool:
+        """Whether a round nobody opened waited too long for data: a window round `horizon`
+        seconds after its window ended, an event round (its window may lie far in the past)
+        `horizon` seconds after this worker took it up."""
+        if local.event_key is None:
+            return local.window_end is not None and local.window_end < self.clock() - self.horizon
+        since = self.known_at.get(voting_id)
+        return since is not None and time.monotonic() - since > self.horizon
 
     def _close(self, voting_id: bytes, attempts: int) -> None:
         for attempt in range(1, attempts + 1):

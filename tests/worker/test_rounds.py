@@ -312,3 +312,19 @@ def test_drive__sealed_without_commit_sends_nothing_after_consensus(team, chain)
     assert late.store.round(VID, 1).status == "closed"
     assert [late.store.vote(VID, 1, kind) for kind in ("commit", "reveal", "vote")] == [None] * 3
     assert late.nonce() == late_nonce
+
+
+def test_stale__window_round_after_horizon_but_event_round_by_its_own_age():
+    from types import SimpleNamespace
+
+    driver = RoundDriver(None, None, None, None, {}, clock=lambda: 100_000.0)
+    driver.horizon = 3_600
+    old_window = SimpleNamespace(event_key=None, window_end=100_000 - 3_601)
+    fresh_window = SimpleNamespace(event_key=None, window_end=100_000 - 3_599)
+    assert (driver._stale(b"a" * 32, old_window), driver._stale(b"b" * 32, fresh_window)) == (
+        True, False)  # fmt: skip
+    # An event about a window long past is not stale while this worker has just taken it up.
+    event = SimpleNamespace(event_key="settle-1", window_end=10)
+    driver.known_at[b"c" * 32] = time.monotonic()
+    driver.known_at[b"d" * 32] = time.monotonic() - 3_601
+    assert (driver._stale(b"c" * 32, event), driver._stale(b"d" * 32, event)) == (False, True)
