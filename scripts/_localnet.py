@@ -146,13 +146,16 @@ class NatsServer(_Process):
 
 
 class AnvilNode(_Process):
-    """An anvil chain on 127.0.0.1 (auto-mining, or a block every `block_time` seconds)."""
+    """An anvil chain on 127.0.0.1 (auto-mining, or a block every `block_time` seconds), with
+    anvil's default test accounts or those of `mnemonic`."""
 
     def __init__(self, workdir: Path, port: int | None = None, block_time: float | None = None,
-                 accounts: int = 20, chain_id: int = 31337) -> None:  # fmt: skip
+                 accounts: int = 20, chain_id: int = 31337,
+                 mnemonic: str | None = None) -> None:  # fmt: skip
         self.binary = _binary("anvil", "run `make setup` (links anvil into .venv/bin)")
         self.port = port or free_port()
         self.block_time, self.accounts, self.chain_id = block_time, accounts, chain_id
+        self.mnemonic = mnemonic
         self.log_path = workdir / "anvil.log"
         self.uri = f"http://127.0.0.1:{self.port}"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -168,6 +171,8 @@ class AnvilNode(_Process):
                    "--chain-id", str(self.chain_id), "--hardfork", "london"]  # fmt: skip
         if self.block_time:
             command += ["--block-time", str(self.block_time)]
+        if self.mnemonic:
+            command += ["--mnemonic", self.mnemonic]
         self._spawn(command)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

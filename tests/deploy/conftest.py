@@ -8,11 +8,8 @@ scripts reach it exactly as they reach Volta: `--network energyweb:volta:http://
 
 import contextlib
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from click.testing import CliRunner, Result
 from web3 import HTTPProvider, Web3
 
 from scripts import admin, deploy
+from scripts._localnet import AnvilNode
 
 VOLTA_CHAIN_ID = 73799
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,19 +47,6 @@ BASE_PARAMS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _anvil() -> str:
-    found = shutil.which("anvil") or str(Path(sys.executable).parent / "anvil")
-    if not Path(found).exists():
-        pytest.fail("anvil not found: put .venv/bin on PATH (make setup links it there)")
-    return found
-
-
 @pytest.fixture(scope="package", autouse=True)
 def ape_data_folder() -> Iterator[Path]:
     """A temporary Ape data folder: what Ape records about contracts deployed on "Volta" here
@@ -71,35 +56,16 @@ def ape_data_folder() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="package")
-def volta_node() -> Iterator[str]:
+def volta_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URI of a local anvil chain with Volta's chain id, funded test accounts, London rules."""
-    port = _free_port()
-    test_config = config.get_config("test")
-    command = [
-        _anvil(),
-        "--chain-id",
-        str(VOLTA_CHAIN_ID),
-        "--port",
-        str(port),
-        "--hardfork",
-        "london",
-        "--mnemonic",
-        test_config.mnemonic,
-        "--accounts",
-        "10",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    uri = f"http://127.0.0.1:{port}"
-    web3 = Web3(HTTPProvider(uri))
-    deadline = time.monotonic() + 20
-    while not web3.is_connected():
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            pytest.fail(f"anvil did not start on port {port}")
-        time.sleep(0.1)
-    yield uri
-    process.terminate()
-    process.wait(timeout=10)
+    node = AnvilNode(tmp_path_factory.mktemp("volta"), accounts=10, chain_id=VOLTA_CHAIN_ID,
+                     mnemonic=config.get_config("test").mnemonic)  # fmt: skip
+    try:
+        node.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield node.uri
+    node.stop()
 
 
 @pytest.fixture(scope="package")
