@@ -24,13 +24,12 @@ import yaml
 
 from scripts._localnet import EVENT_SUBJECT, HOUR, WorkerProcess, publish, worker_config
 from worker.chain import decode_error
+from worker.rounds import STATUS
 from worker.state import FILE_NAME
 
 DATA = Path(__file__).resolve().parent.parent / "examples" / "matching"
 WORKFLOW = "matching-24-7"
 SCENARIOS = ("offline", "corrupt", "copier", "split", "fallback")
-STATUS = ("None", "Voting", "Committing", "Revealing", "Consensus", "Plurality",
-          "FailoverResolved", "Failed", "AwaitingFailover")  # fmt: skip
 
 
 def load_hours() -> list[tuple[int, dict, dict]]:
@@ -177,17 +176,6 @@ class Network:
             config.write_text(yaml.safe_dump(data))
             self.workers[w] = WorkerProcess(f"w{w}", config, self.workdir / f"w{w}.log")
             self.workers[w].start()
-
-    def wait_ready(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if all("running (pool index" in p.output() for p in self.workers.values()):
-                return
-            for p in self.workers.values():
-                if p.process.poll() is not None:
-                    raise RuntimeError(f"worker {p.name} exited:\n{p.output()[-3000:]}")
-            time.sleep(0.2)
-        raise RuntimeError("the workers did not start within 120 s")
 
     def stop_workers(self) -> None:
         for p in self.workers.values():

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from scripts._demo_net import Network
+from worker.rounds import STATUS
 
 MARKS = {
     "agree": ("✓", "green"),
@@ -39,8 +40,6 @@ def marks(state: Any, index: int, status: str) -> str:
 
 
 def rounds_table(net: Network, states: dict[bytes, Any], indices: dict[int, int]) -> Table:
-    from scripts._demo_net import STATUS
-
     table = Table(title="Rounds", title_justify="left", expand=False)
     for name in ("round", "hour", "plays", "status", "try"):
         table.add_column(name)

@@ -298,6 +298,29 @@ class WorkerProcess:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
+def wait_running(procs: list[WorkerProcess], timeout: float = 120.0) -> None:
+    """Waits until every worker logged that it runs.
+
+    Raises:
+        RuntimeError: a worker exited (with the end of its log), or `timeout` passed.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all("running (pool index" in p.output() for p in procs):
+            return
+        for p in procs:
+            if p.process.poll() is not None:
+                raise RuntimeError(f"worker {p.name} exited:\n{p.output()[-3000:]}")
+        time.sleep(0.2)
+    raise RuntimeError(f"the workers did not start within {timeout:g} s")
+
+
+def worker_cli(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
+    """Runs a `worker` command (`worker proof ...`, `worker verify ...`), capturing its output."""
+    command = [sys.executable, "-m", "worker.cli", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
 def write_manifest(path: Path, chain_id: int, voting_address: str, rewards_address: str,
                    block: int = 0, network: str = "ethereum:local") -> Path:  # fmt: skip
     """A deployment manifest with the fields the worker reads."""

@@ -32,6 +32,7 @@ from scripts._localnet import (
     hour_payload,
     previous_hour,
     publish,
+    wait_running,
     worker_config,
     write_manifest,
 )
@@ -57,18 +58,6 @@ def deploy(uri: str, workdir: Path) -> tuple[Any, Path]:
         manifest = write_manifest(workdir / "manifest.json", chain_id, voting.address,
                                   rewards.address)  # fmt: skip
         return voting.address, manifest
-
-
-def wait_ready(procs: list[WorkerProcess], timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all("running (pool index" in p.output() for p in procs):
-            return
-        for p in procs:
-            if p.process.poll() is not None:
-                raise click.ClickException(f"{p.name} exited:\n{p.output()[-2000:]}")
-        time.sleep(0.2)
-    raise click.ClickException("workers did not start in time")
 
 
 def measure(uri: str, voting_address: str, nats_url: str, rounds: int, tag: str) -> dict:
@@ -117,7 +106,10 @@ def run_network(workdir: Path, block_time: float | None, rounds: int, tag: str) 
         try:
             for p in procs:
                 p.start()
-            wait_ready(procs)
+            try:
+                wait_running(procs)
+            except RuntimeError as exc:
+                raise click.ClickException(str(exc)) from exc
             result = measure(node.uri, voting, broker.url, rounds, tag)
             time.sleep(3.0)
             result["rss_mib"] = [p.rss_mb() for p in procs]

@@ -32,10 +32,10 @@ from rich.live import Live
 from scripts._demo_net import SCENARIOS, WORKFLOW, Copier, Network, Plan, load_hours, params_yaml
 from scripts._demo_view import render, role
 from scripts._deployment import open_deployment
-from scripts._localnet import ROOT, NatsServer, ensure_stream, port_busy
+from scripts._localnet import ROOT, NatsServer, ensure_stream, port_busy, wait_running, worker_cli
+from worker.rounds import SETTLED
 
 WORKDIR = ROOT / ".demo"
-SETTLED = ("Consensus", "Plurality", "FailoverResolved", "Failed", "AwaitingFailover")
 
 
 class Demo:
@@ -80,7 +80,7 @@ class Demo:
             try:
                 self.say(f"starting {self.plan.workers} workers ...")
                 net.start_workers()
-                net.wait_ready()
+                wait_running(list(net.workers.values()))
                 if self.plan.copier is not None:
                     copier = Copier(net, accounts.test_accounts[self.plan.copier])
                     copier.start()
@@ -189,14 +189,11 @@ class Demo:
         first = net.rounds[0]
         config = str(net.workers[min(net.workers)].config)
         proof = self.workdir / "record.json"
-        exported = subprocess.run([sys.executable, "-m", "worker.cli", "proof", "--config",
-                                   config, "0x" + first["voting_id"].hex(), "0"], cwd=ROOT,
-                                  capture_output=True, text=True, timeout=60)  # fmt: skip
+        exported = worker_cli("proof", "--config", config, "0x" + first["voting_id"].hex(), "0",
+                              timeout=60)  # fmt: skip
         proof.write_text(exported.stdout)
-        checked = subprocess.run([sys.executable, "-m", "worker.cli", "verify", str(proof),
-                                  "--network", f"ethereum:local:{net.uri}", "--manifest",
-                                  str(net.manifest)], cwd=ROOT, capture_output=True, text=True,
-                                 timeout=120)  # fmt: skip
+        checked = worker_cli("verify", str(proof), "--network", f"ethereum:local:{net.uri}",
+                             "--manifest", str(net.manifest))  # fmt: skip
         return checked.stdout + checked.stderr
 
     # ---------------------------------------------------------------------------------------------

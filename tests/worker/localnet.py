@@ -14,6 +14,7 @@ from scripts._localnet import (  # noqa: F401  (re-exported for the tests)
     hour_payload,
     previous_hour,
     publish,
+    worker_cli,
     worker_config,
 )
 from scripts._localnet import write_manifest as _write_manifest

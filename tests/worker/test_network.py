@@ -3,8 +3,6 @@ survive `kill -9` without double-voting, and report bad input without crashing."
 
 import json
 import signal
-import subprocess
-import sys
 import urllib.request
 
 import pytest
@@ -67,12 +65,6 @@ def workers(tmp_path):
 EVENT_TRIGGER = {"kind": "event", "subject": ln.EVENT_SUBJECT}
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    """Runs a `worker` command and captures its output."""
-    command = [sys.executable, "-m", "worker.cli", *args]
-    return subprocess.run(command, cwd=ln.ROOT, capture_output=True, text=True, timeout=120)
-
-
 def settle(broker, hour: int, key: str) -> bytes:
     event = {"key": key, "window_start": hour, "window_end": hour + ln.HOUR}
     ln.publish(broker.url, ln.EVENT_SUBJECT, event)
@@ -116,21 +108,21 @@ def test_workers__reach_consensus_and_record_agreement(deploy, broker, workers, 
 
     # The operator and auditor commands on the same data.
     config = str(procs[0].config)
-    exported = cli("proof", "--config", config, "0x" + vid.hex(), "3")
+    exported = ln.worker_cli("proof", "--config", config, "0x" + vid.hex(), "3")
     assert exported.returncode == 0, exported.stderr
     (tmp_path / "record.json").write_text(exported.stdout)
     network = f"ethereum:local:{chain.provider.uri}"
-    checked = cli("verify", str(tmp_path / "record.json"), "--network", network,
+    checked = ln.worker_cli("verify", str(tmp_path / "record.json"), "--network", network,
                   "--manifest", str(manifest))  # fmt: skip
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "VERIFIED" in checked.stdout and "NOT VERIFIED" not in checked.stdout
     doc = json.loads(exported.stdout)
     doc["record"][3] = int(doc["record"][3]) + 1  # one watt-hour more
     (tmp_path / "forged.json").write_text(json.dumps(doc))
-    forged = cli("verify", str(tmp_path / "forged.json"), "--network", network,
+    forged = ln.worker_cli("verify", str(tmp_path / "forged.json"), "--network", network,
                  "--manifest", str(manifest))  # fmt: skip
     assert forged.returncode == 1 and "NOT VERIFIED" in forged.stdout, forged.stdout
-    status = cli("status", "--config", config, "--json")
+    status = ln.worker_cli("status", "--config", config, "--json")
     assert status.returncode == 0, status.stderr
     assert status.stdout.startswith("{"), status.stdout + status.stderr
     info = json.loads(status.stdout)
