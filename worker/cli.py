@@ -42,11 +42,18 @@ def _project_dir(option: str | None) -> Path:
     return Path.cwd()
 
 
-def _quiet_ape() -> None:
-    """Keeps Ape's own info lines ("Connecting to ...") out of the command's output."""
+def _enter_project(option: str | None) -> Path:
+    """Makes the Ape project the current directory and quiets Ape; returns the project.
+
+    Ape reads the project (network definitions, test mnemonic) of the current directory, and
+    prints its own info lines ("Connecting to ...") where the command's output goes.
+    """
     from ape.logging import LogLevel, logger
 
+    project = _project_dir(option)
+    os.chdir(project)
     logger.set_level(LogLevel.WARNING)
+    return project
 
 
 def _fail(message: str) -> None:
@@ -80,10 +87,7 @@ class _Session:
     def __init__(self, config_path: Path, project: str | None) -> None:
         with _fatal():
             self.config: WorkerConfig = load_config(config_path.resolve())
-        self.project = _project_dir(project)
-        # NOTE: Ape reads the project (networks, test mnemonic) of the current directory.
-        os.chdir(self.project)
-        _quiet_ape()
+        self.project = _enter_project(project)
 
     def connect(self, require_enrolled: bool = True) -> Any:
         from worker.chain import connect
@@ -264,9 +268,7 @@ def verify(proof_file: Path, config_path: Path | None, network: str | None,
         chain_config = chain_config.model_copy(update={"manifest": chain_config.manifest.resolve()})
     with _fatal():
         doc = load_proof(proof_file)
-    project_dir = _project_dir(project)
-    os.chdir(project_dir)
-    _quiet_ape()
+    project_dir = _enter_project(project)
     with _fatal():
         conn = connect(chain_config, project_dir, with_account=False)
     try:

@@ -222,22 +222,21 @@ class RoundDriver:
                 self.store.set_round_status(voting_id, attempt, state)
 
     def _voted(self, voting_id: bytes, attempt: int) -> bool:
-        return any(
-            (row := self.store.vote(voting_id, attempt, kind)) is not None
-            and row.state in ("sent", "confirmed")
-            for kind in ("vote", "reveal")
-        )
+        return self._my_vote(voting_id, attempt) is not None
+
+    def _my_vote(self, voting_id: bytes, attempt: int) -> str | None:
+        """The result this worker voted (sealed mode: revealed) in `attempt`, once sent."""
+        for kind in ("reveal", "vote"):
+            row = self.store.vote(voting_id, attempt, kind)
+            if row is not None and row.state in ("sent", "confirmed"):
+                return row.result
+        return None
 
     def _settle(self, voting_id: bytes, st: Any, status: str) -> None:
-        if self.store.outcome(voting_id) is not None and status != "AwaitingFailover":
-            known = self.store.outcome(voting_id)
-            if known.kind == status:
-                return
-        mine = None
-        for kind in ("vote", "reveal"):
-            row = self.store.vote(voting_id, st.attempt, kind)
-            if row is not None and row.state in ("sent", "confirmed"):
-                mine = row.result
+        known = self.store.outcome(voting_id)
+        if known is not None and known.kind == status and status != "AwaitingFailover":
+            return
+        mine = self._my_vote(voting_id, st.attempt)
         result = "0x" + bytes(st.result).hex() if int.from_bytes(st.result, "big") else None
         agreed = None if mine is None or result is None else mine == result
         fallback = None
