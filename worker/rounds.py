@@ -10,7 +10,9 @@ from the store and the chain alone:
 - sealed mode: store the salt, commit, and reveal once the reveal phase opens (also late);
 - past its deadline, or when no result can reach the threshold any more: `finalize`, staggered by
   pool index so that one worker sends it and the others' estimates see it done;
-- settled: record the outcome (and whether this worker's vote agreed) and close the round.
+- settled: record the outcome (and whether this worker's vote agreed) and close the round;
+- awaiting failover: record that once and keep the round, sending nothing, until the failover
+  address resolves it (then settled as above); such rounds come last in `active()`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ FALLBACKS = ("alert", "plurality", "failover")
 SETTLED = {"Consensus", "Plurality", "FailoverResolved", "Failed", "AwaitingFailover"}
 ACTIVE = ("skipped", "computed", "voted", "committed", "revealed")
 MAX_ACTIVE = 64  # rounds driven per tick (each costs one call)
+WAITING = "AwaitingFailover"  # settled for now, but still driven: `resolveByFailover` may follow
 
 
 class RoundConfig(NamedTuple):
@@ -100,12 +103,14 @@ class RoundDriver:
         return True
 
     def active(self) -> list[bytes]:
-        """Rounds not closed yet, oldest first (at most `MAX_ACTIVE`)."""
+        """Rounds not closed yet, oldest first (at most `MAX_ACTIVE`), those awaiting failover
+        after the others: they may wait long and must not crowd out new rounds."""
         seen: dict[bytes, None] = {}
         for status in ACTIVE:
             for r in self.store.rounds(status):
                 seen.setdefault(bytes.fromhex(r.voting_id[2:]), None)
-        return list(seen)[:MAX_ACTIVE]
+        waiting = {vid for vid in seen if (o := self.store.outcome(vid)) and o.kind == WAITING}
+        return sorted(seen, key=lambda vid: vid in waiting)[:MAX_ACTIVE]  # stable: oldest first
 
     # ---------------------------------------------------------------------------------------------
     # One round
@@ -123,7 +128,8 @@ class RoundDriver:
             late_ok = status == "Consensus" and (committed or not st.sealedMode)
             if not (late_ok and self.clock() <= st.deadline) or self._voted(voting_id, st.attempt):
                 self._settle(voting_id, st, status)
-                self._close(voting_id, local.attempt)
+                if status != WAITING:  # NOTE: kept (no transaction due) until the failover resolves
+                    self._close(voting_id, local.attempt)
                 return status
             # NOTE: consensus came before this worker's vote (or reveal of its commit); a late
             # one still counts as cast.
@@ -234,21 +240,24 @@ class RoundDriver:
 
     def _settle(self, voting_id: bytes, st: Any, status: str) -> None:
         known = self.store.outcome(voting_id)
-        if known is not None and known.kind == status and status != "AwaitingFailover":
-            return
+        if known is not None and known.kind == status:
+            return  # recorded once per kind: AwaitingFailover, then perhaps FailoverResolved
         mine = self._my_vote(voting_id, st.attempt)
         result = "0x" + bytes(st.result).hex() if int.from_bytes(st.result, "big") else None
         agreed = None if mine is None or result is None else mine == result
         fallback = None
-        if status in ("Plurality", "Failed", "AwaitingFailover"):
+        if status in ("Plurality", "Failed", WAITING, "FailoverResolved"):
             fallback = FALLBACKS[int(self._config(int(st.configVersion)).fallbackPolicy)]
         self.store.record_outcome(voting_id, status, attempt=int(st.attempt), result=result,
                                   agreed=agreed, fallback=fallback)  # fmt: skip
         if self.metrics is not None:
             if result is not None:
                 self.metrics.consensus(agreed)
-            if status != "Consensus":
-                self.metrics.round_failure(status.lower())
+            # NOTE: a failover round is one "failover" failure, counted when first seen (waiting
+            # or already resolved); `consensus` counts it once resolved, as it has a result then.
+            resolved_after_wait = known is not None and known.kind == WAITING
+            if status != "Consensus" and not resolved_after_wait:
+                self.metrics.round_failure("failover" if "Failover" in status else status.lower())
             started = self.known_at.pop(voting_id, None)
             if started is not None and result is not None:
                 self.metrics.observe_consensus_latency(time.monotonic() - started)

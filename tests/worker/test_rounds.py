@@ -1,6 +1,7 @@
 """Driving rounds: when a round may be finalized, and `RoundDriver.drive` with real stores,
 workflow and contract for a pool of three workers."""
 
+import itertools
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from eth_utils import keccak
 from tests.conftest import HOUR, make_config
 from tests.worker import localnet as ln
 from tests.worker.chainutil import connection_for
+from worker.metrics import Metrics
 from worker.rounds import STATUS, RoundDriver
 from worker.state import StateStore
 from worker.submit import Submitter
@@ -164,6 +166,17 @@ def settled(net) -> tuple[str, int, str]:
     return STATUS[st.status], int(st.attempt), "0x" + bytes(st.result).hex()
 
 
+def spy_on_outcomes(member: Member, kinds: list[str]) -> None:
+    """Appends the kind of each outcome `member` records to `kinds`."""
+    record = member.store.record_outcome
+
+    def spy(voting_id, kind, **fields):
+        kinds.append(kind)
+        record(voting_id, kind, **fields)
+
+    member.store.record_outcome = spy
+
+
 def voted_events(net, chain) -> list[tuple]:
     return [(e.worker, e.attempt, "0x" + bytes(e.result).hex(), e.late)
             for e in net.voting.VoteCast.range(0, chain.blocks.height + 1)]  # fmt: skip
@@ -312,6 +325,60 @@ def test_drive__sealed_without_commit_sends_nothing_after_consensus(team, chain)
     assert late.store.round(VID, 1).status == "closed"
     assert [late.store.vote(VID, 1, kind) for kind in ("commit", "reveal", "vote")] == [None] * 3
     assert late.nonce() == late_nonce
+
+
+@pytest.mark.anvil
+def test_drive__awaiting_failover_kept_quiet_then_resolved_and_closed(team, failover_account):
+    net, members = team("3/3", fallback="failover", failover=failover_account.address)
+    payload = ln.hour_payload(WINDOW_START)
+    for member in members:
+        member.driver.metrics = Metrics()
+        give(member, "h1", payload)
+    for member in members[:2]:
+        give(member, "h2", EXTRA)  # the third worker never gets it: both attempts split
+    for first in ("None", "Voting"):  # attempts 1 and 2 split; index 0 finalizes each
+        assert [m.drive() for m in members] == [first, "Voting", "Voting"]
+        assert [m.drive() for m in reversed(members)] == ["Voting"] * 3
+    st = net.voting.roundState(VID)
+    assert (STATUS[st.status], st.attempt) == ("AwaitingFailover", 2)
+    mine, other = root(payload, EXTRA), root(payload)
+    recorded = []
+    for member in members:
+        assert member.store.vote(VID, 2, "vote").result == (other if member is members[2] else mine)
+        spy_on_outcomes(member, recorded)
+        nonce = member.nonce()
+        for _ in range(3):  # waiting: the same outcome, recorded once; nothing sent
+            assert member.drive() == "AwaitingFailover"
+            assert outcome_of(member) == ("AwaitingFailover", 2, None, None, "failover")
+            assert member.driver.active() == [VID]
+        assert member.nonce() == nonce
+        assert [member.store.round(VID, a).status for a in (1, 2)] == ["voted", "voted"]
+    assert recorded == ["AwaitingFailover"] * 3  # at the first drive above of each worker
+    net.voting.resolveByFailover(VID, bytes.fromhex(mine[2:]), sender=failover_account)
+    assert settled(net) == ("FailoverResolved", 2, mine)
+    for member, agreed in zip(members, (True, True, False)):
+        assert member.drive() == "FailoverResolved"
+        assert outcome_of(member) == ("FailoverResolved", 2, mine, agreed, "failover")
+        assert member.driver.active() == []
+        assert [member.store.round(VID, a).status for a in (1, 2)] == ["closed", "closed"]
+        count = member.driver.metrics.registry.get_sample_value
+        assert count("worker_round_failures_total", {"kind": "failover"}) == 1
+        assert count("worker_round_failures_total", {"kind": "awaitingfailover"}) is None
+        assert count("worker_consensus_total", {"agreed": "yes" if agreed else "no"}) == 1
+        assert count("worker_consensus_total", {"agreed": "absent"}) == 0
+    assert recorded == ["AwaitingFailover"] * 3 + ["FailoverResolved"] * 3
+
+
+def test_active__rounds_awaiting_failover_come_last(tmp_path):
+    vids = [keccak(text=f"round {i}") for i in range(3)]
+    with StateStore(tmp_path, clock=itertools.count().__next__) as store:  # created in order
+        driver = RoundDriver(None, store, None, None, None)
+        for vid in vids:
+            driver.track(vid, WINDOW, None, "test")
+        store.record_outcome(vids[0], "AwaitingFailover", attempt=2, fallback="failover")
+        assert driver.active() == [vids[1], vids[2], vids[0]]
+        store.record_outcome(vids[0], "FailoverResolved", attempt=2, result=keccak(b"A"))
+        assert driver.active() == vids
 
 
 def test_stale__window_round_after_horizon_but_event_round_by_its_own_age():
