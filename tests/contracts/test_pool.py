@@ -94,6 +94,7 @@ def test_gate__anyone_removes_revoked_worker(voting, owner, workers, outsider, c
     assert receipt.events == [
         voting.EligibilityGateUpdated(gate=claim_manager, role=ROLE, roleVersion=1)
     ]
+    assert tuple(voting.eligibilityGate()) == (claim_manager.address, ROLE, 1)
     claim_manager.grant(workers[0], ROLE, 1, sender=owner)
     voting.addWorker(workers[0], sender=owner)
     with ape.reverts(voting.VotingWorkerStillEligible, worker=workers[0]):

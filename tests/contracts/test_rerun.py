@@ -89,6 +89,8 @@ def test_fallback__alert_only_marks_failed(create_voting, chain):
     assert net.voting.resultOf(VOTING_ID) == b"\x00" * 32
     entry = net.voting.chainEntry(0)
     assert (entry.votingId, entry.result, entry.kind) == (VOTING_ID, b"\x00" * 32, FAILED)
+    settled = net.voting.settledRound(0)  # what rewards read: a failed round agrees with nobody
+    assert (settled.kind, settled.voted, settled.agreed, settled.lateUntil) == (FAILED, 3, 0, 0)
     assert net.voting.chainHead() == (head, 1)
     with ape.reverts(net.voting.VotingWrongStatus, votingId=VOTING_ID, status=FAILED):
         net.voting.vote(VOTING_ID, A, sender=net.workers[2])
@@ -108,6 +110,10 @@ def test_fallback__plurality_accepted_with_minimum(create_voting, chain):
     )
     assert net.voting.resultOf(VOTING_ID) == A
     assert net.voting.chainEntry(0).kind == PLURALITY
+    settled = net.voting.settledRound(0)  # no late votes after a plurality: lateUntil 0
+    assert (settled.kind, settled.voted, settled.agreed, settled.lateUntil) == (
+        PLURALITY, 0b111, 0b011, 0,
+    )  # fmt: skip
 
 
 def test_fallback__plurality_tie_fails(create_voting, chain):
@@ -148,6 +154,14 @@ def test_failover__records_result_of_its_choice(failover_net, failover_account):
     assert voting.roundState(VOTING_ID).dissent == 0b110  # voters of B dissent from A
     with ape.reverts(voting.VotingWrongStatus, votingId=VOTING_ID, status=FAILOVER_RESOLVED):
         voting.resolveByFailover(VOTING_ID, B, sender=failover_account)
+
+
+def test_failover__choosing_the_leading_result_keeps_its_voters(failover_net, failover_account):
+    voting = failover_net.voting
+    receipt = voting.resolveByFailover(VOTING_ID, B, sender=failover_account)
+    recorded = receipt.events[0]
+    assert (recorded.result, recorded.kind, recorded.votes) == (B, FAILOVER_RESOLVED, 2)
+    assert voting.roundState(VOTING_ID).dissent == 0b001  # the voter of A dissents from B
 
 
 def test_failover__by_other_account_reverts(failover_net, outsider, failover_account):

@@ -71,6 +71,21 @@ def test_deploy__invalid_parameter_reverts(project, owner, create_voting, field,
         owner.deploy(project.WorkerRewards, owner, net.voting, ZERO_ADDRESS, *args)
 
 
+def test_deploy__without_voting_contract_reverts(project, owner):
+    with ape.reverts(project.WorkerRewards.RewardsInvalidParameter, field="voting"):
+        owner.deploy(project.WorkerRewards, owner, ZERO_ADDRESS, ZERO_ADDRESS, DAY, REG_WINDOW,
+                     EXPIRY, WEIGHTS)  # fmt: skip
+
+
+def test_epoch_nobody_touched__owns_no_chain_entries(env, chain, outsider):
+    net, rewards = env
+    goto(chain, epoch_end(rewards, 2) + 1)  # epochs 1 and 2 pass without a single call
+    play_two_rounds(net)  # settle in epoch 3, where the next checkpoint is taken
+    info = rewards.epochInfo(1)
+    assert (info.checkpointed, info.ended, info.endIndex) == (False, True, 0)
+    assert list(rewards.previewPoints(1, net.workers[0])) == [0, 0, 0, 0]
+
+
 def test_fund__native_adds_to_pot(env, outsider):
     _net, rewards = env
     receipt = rewards.fund(0, 500, value=500, sender=outsider)
@@ -154,6 +169,7 @@ def test_settle__rolls_unearned_category_to_current_epoch(project, owner, create
 
 def test_register__rules(env, chain, outsider):
     net, rewards = env
+    rewards.fund(0, POT, value=POT, sender=outsider)
     play_two_rounds(net)
     worker = net.workers[0]
     with ape.reverts(rewards.RewardsEpochNotEnded, epoch=0):
@@ -161,7 +177,11 @@ def test_register__rules(env, chain, outsider):
     goto(chain, epoch_end(rewards, 0) + 1)
     with ape.reverts(rewards.RewardsUnknownWorker, account=outsider):
         rewards.register(0, outsider, sender=outsider)
-    rewards.register(0, worker, sender=outsider)
+    assert tuple(rewards.registration(0, worker)) == (False, False, (0, 0, 0, 0))
+    receipt = rewards.register(0, worker, sender=outsider)
+    points = tuple(receipt.events[-1].points)
+    assert tuple(rewards.registration(0, worker)) == (True, False, points)
+    assert list(rewards.claimable(0, worker)) == [0] * 4  # registration still open
     with ape.reverts(rewards.RewardsAlreadyRegistered, epoch=0, worker=worker):
         rewards.register(0, worker, sender=outsider)
     closes = epoch_end(rewards, 0) + REG_WINDOW
@@ -170,7 +190,11 @@ def test_register__rules(env, chain, outsider):
         rewards.register(0, net.workers[1], sender=outsider)
     with ape.reverts(rewards.RewardsNotRegistered, epoch=0, worker=net.workers[1]):
         rewards.claim(0, net.workers[1], sender=outsider)
+    assert sum(rewards.claimable(0, worker)) > 0
+    assert list(rewards.claimable(0, net.workers[1])) == [0] * 4  # not registered
     rewards.claim(0, worker, sender=outsider)
+    assert tuple(rewards.registration(0, worker)) == (True, True, points)
+    assert list(rewards.claimable(0, worker)) == [0] * 4  # claimed
     with ape.reverts(rewards.RewardsAlreadyClaimed, epoch=0, worker=worker):
         rewards.claim(0, worker, sender=outsider)
 
@@ -242,8 +266,11 @@ def test_set_weights__apply_from_next_epoch(env, chain, owner, outsider):
         rewards.setWeights(new, sender=outsider)
     with ape.reverts(rewards.RewardsInvalidParameter, field="weights"):
         rewards.setWeights([5000, 5000, 1, 0], sender=owner)
+    assert tuple(map(list, rewards.weights()[:2])) == (WEIGHTS, [0, 0, 0, 0])
     receipt = rewards.setWeights(new, sender=owner)
     assert receipt.events == [rewards.WeightsUpdated(weights=new, fromEpoch=1)]
+    current, pending, from_epoch = rewards.weights()
+    assert (list(current), list(pending), from_epoch) == (WEIGHTS, new, 1)
     assert list(rewards.epochInfo(0).weights) == WEIGHTS
     goto(chain, epoch_end(rewards, 0) + 1)
     rewards.checkpoint(sender=outsider)

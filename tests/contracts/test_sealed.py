@@ -72,6 +72,13 @@ def test_reveal__before_commit_phase_ends_reverts(sealed, chain):
         sealed.voting.reveal(VOTING_ID, A, salt_of(sealed.workers[0]), sender=sealed.workers[0])
 
 
+def test_reveal__zero_result_reverts(sealed, chain):
+    commit_all(sealed, chain, [A, A])
+    with ape.reverts(sealed.voting.VotingZeroResult):
+        sealed.voting.reveal(VOTING_ID, b"\x00" * 32, salt_of(sealed.workers[0]),
+                             sender=sealed.workers[0])  # fmt: skip
+
+
 def test_reveal__all_committed_opens_reveal_and_consensus(sealed, chain):
     voting, w = sealed.voting, sealed.workers
     commit_all(sealed, chain, [A, A, A, B])
@@ -126,6 +133,20 @@ def test_reveal__without_commit_reverts(sealed, chain, outsider):
         sealed.voting.reveal(VOTING_ID, A, salt_of(idle), sender=idle)
     with ape.reverts(sealed.voting.VotingNotCommitted, votingId=VOTING_ID, worker=outsider):
         sealed.voting.reveal(VOTING_ID, A, salt_of(outsider), sender=outsider)
+
+
+def test_reveal__outside_the_reveal_phase_or_paused_reverts(sealed, chain, owner):
+    worker = sealed.workers[0]
+    with ape.reverts(sealed.voting.VotingWrongStatus, votingId=VOTING_ID, status=0):
+        sealed.voting.reveal(VOTING_ID, A, salt_of(worker), sender=worker)
+    commit_all(sealed, chain, [A, A, A])
+    closes = sealed.voting.roundState(VOTING_ID).deadline + 3600  # commit deadline + reveal time
+    chain.pending_timestamp = closes + 1
+    with ape.reverts(sealed.voting.VotingDeadlinePassed, votingId=VOTING_ID, deadline=closes):
+        sealed.voting.reveal(VOTING_ID, A, salt_of(worker), sender=worker)
+    sealed.voting.pause(sender=owner)
+    with ape.reverts(sealed.voting.VotingPaused):
+        sealed.voting.reveal(VOTING_ID, A, salt_of(worker), sender=worker)
 
 
 def test_reveal__twice_reverts(sealed, chain):

@@ -201,6 +201,8 @@ def test_chain__links_every_result_to_the_previous_head(create_voting):
     assert walked == head
     with ape.reverts(voting.VotingNoSuchEntry, index=4, length=4):
         voting.chainEntry(4)
+    with ape.reverts(voting.VotingNoSuchEntry, index=4, length=4):
+        voting.settledRound(4)
 
 
 def test_genesis__binds_chain_and_contract(create_voting, chain):
