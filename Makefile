@@ -6,7 +6,7 @@ ANVIL_NETWORK := ethereum:local:foundry
 # ape-foundry looks for anvil on PATH; setup links it into .venv/bin.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run test test-contracts test-anvil bench check lint slither format clean help
+.PHONY: setup run test coverage bench check lint slither format clean help
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -17,9 +17,12 @@ setup:  ## Install everything (idempotent): virtualenv, Python and npm pins, sol
 run: setup  ## The main job: a local network of 7 worker processes with fault scenarios (ARGS="--sealed" ...)
 	$(APE) run demo --network $(ANVIL_NETWORK) $(ARGS)
 
-test: setup check  ## Quality gates, then all tests: the embedded chain first, then the anvil set on a real node
-	$(APE) test tests -m "not anvil" -q
+test: setup check  ## Quality gates, then all tests: the embedded chain (contract coverage, 100% required), then the anvil set
+	$(APE) test tests -m "not anvil" -q --contract-coverage --contract-coverage-min 100
 	$(APE) test tests -m "anvil or smoke" -q --network $(ANVIL_NETWORK)
+
+coverage: setup  ## Contract coverage of the contract tests alone: table, .build/coverage/{lcov.info,coverage.json}
+	$(APE) test tests/contracts tests/coverage -q --contract-coverage
 
 bench: setup  ## Benchmarks (gas of voting and rewards; worker latency, memory, Merkle): bench/results.json, bench/REPORT.md
 	$(APE) run bench_gas --network $(ANVIL_NETWORK)

@@ -4,6 +4,14 @@ from dataclasses import dataclass
 
 import pytest
 
+# `--contract-coverage` (see tests/coverage): its hooks are this conftest's.
+from tests.coverage.plugin import (  # noqa: F401
+    pytest_addoption,
+    pytest_configure,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
+
 ZERO_ADDRESS = "0x" + "00" * 20
 FALLBACKS = {"alert": 0, "plurality": 1, "failover": 2}
 HOUR = 3600
