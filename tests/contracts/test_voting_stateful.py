@@ -420,6 +420,10 @@ class VotingMachine(RuleBasedStateMachine):
 def test_random_actions__match_model(
     mode, chain, create_voting, owner, workers, outsider, failover_account
 ):
+    if chain.provider.name != "test":
+        # NOTE: on anvil a step does not always run at the time the model is stepped at (seen:
+        # a deadline comparison one second off), and the model needs exact times.
+        pytest.skip("exact block times are needed: runs on the embedded chain")
     env = SimpleNamespace(
         chain=chain,
         create_voting=create_voting,
