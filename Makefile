@@ -30,7 +30,7 @@ bench: setup  ## Benchmarks (gas of voting and rewards; worker latency, memory, 
 	$(APE) run bench_worker
 	$(VENV)/bin/python scripts/bench_plots.py
 
-check: setup lint slither  ## Quality gates: ruff (lint, format) and Slither (no unjustified High or Medium finding)
+check: setup lint slither  ## Static gates: ruff (lint, format), Slither (no unjustified High/Medium); coverage runs in make test
 
 slither:  ## Slither static analysis of the contracts (own virtualenv .venv-slither)
 	@mkdir -p .build && bash tools/slither.sh > .build/slither.txt 2>&1 || { cat .build/slither.txt; exit 1; }
