@@ -168,6 +168,16 @@ class WorkflowConfig(_Section):
     ref: str = Field(description="'module:function', e.g. 'worker.workflows.matching:run'")
     name: str = Field(min_length=1, max_length=64, description="part of every round's votingId")
     params: dict[str, Any] = Field(default_factory=dict)
+    min_inputs: int = Field(
+        1,
+        ge=1,
+        description="inputs a window needs before its result is computed (all workers alike)",
+    )
+    settle: float = Field(
+        0,
+        ge=0,
+        description="seconds the newest input of a window must have rested before computing",
+    )
 
     @field_validator("ref")
     @classmethod

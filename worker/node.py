@@ -67,7 +67,9 @@ class Node:
         self.chain_now = time.time()  # chain time of the current tick
         self.driver = RoundDriver(conn, store, self.submitter, workflow, config.workflow.params,
                                   metrics, stagger=max(1.0, 2 * chain.poll_interval),
-                                  clock=lambda: self.chain_now)  # fmt: skip
+                                  clock=lambda: self.chain_now,
+                                  min_inputs=config.workflow.min_inputs,
+                                  settle=config.workflow.settle)  # fmt: skip
         self.watcher = Watcher(conn, store, chain.confirmations, conn.manifest.voting_block)
         self.trigger = (
             IntervalTrigger.from_config(config.trigger)

@@ -4,8 +4,9 @@
 state from the contract once and does what is due, so it is idempotent and resumes after a restart
 from the store and the chain alone:
 
-- not computed for the current attempt: run the workflow on the stored inputs of the round's
-  window, build the records tree and store it (attempt 2 recomputes from the data stored by then);
+- not computed for the current attempt: once the round's window is complete (at least
+  `min_inputs` inputs, the newest rested `settle` seconds), run the workflow on its stored inputs,
+  build the records tree and store it (attempt 2 recomputes from the data stored by then);
 - open mode: vote (also a late vote while a consensus round still takes them);
 - sealed mode: store the salt, commit, and reveal once the reveal phase opens (also late);
 - past its deadline, or when no result can reach the threshold any more: `finalize`, staggered by
@@ -66,13 +67,18 @@ class RoundDriver:
         workflow: The loaded workflow and its parsed params.
         metrics: Optional `worker.metrics.Metrics`.
         stagger: Seconds between the finalize turns of consecutive pool indices.
-        clock: Wall clock (epoch seconds), replaceable in tests.
+        clock: Chain clock (epoch seconds), replaceable in tests.
+        min_inputs: Inputs a window needs before its result is computed.
+        settle: Seconds the newest input of a window must have rested (by the store's wall
+            clock) before the result is computed.
     """
 
     def __init__(self, conn: Connection, store: StateStore, submitter: Submitter,
                  workflow: Workflow, params: Any, metrics: Any = None, stagger: float = 2.0,
-                 clock: Callable[[], float] = time.time) -> None:  # fmt: skip
+                 clock: Callable[[], float] = time.time, min_inputs: int = 1,
+                 settle: float = 0.0) -> None:  # fmt: skip
         self.conn, self.store, self.submitter = conn, store, submitter
+        self.min_inputs, self.settle = min_inputs, settle
         self.workflow, self.params, self.metrics = workflow, params, metrics
         self.stagger, self.clock = stagger, clock
         self.horizon = 86_400  # seconds after its window ends that a round without data is kept
@@ -171,9 +177,10 @@ class RoundDriver:
                        _short(voting_id))  # fmt: skip
             return None
         inputs = self.store.inputs_for_window(*window)
-        if not inputs:
-            self._once(("nodata", voting_id, attempt), "round %s attempt %d: no data for window "
-                       "%s yet", _short(voting_id), attempt, window)  # fmt: skip
+        waiting = self._incomplete(inputs)
+        if waiting:
+            self._once(("nodata", voting_id, attempt, waiting[0]), "round %s attempt %d: window %s "
+                       "%s", _short(voting_id), attempt, window, waiting[1])  # fmt: skip
             return None
         try:
             output = run_workflow(self.workflow, [i["payload"] for i in inputs], self.params)
@@ -188,6 +195,15 @@ class RoundDriver:
         log.info("round %s attempt %d: %d records from %d inputs, root %s", _short(voting_id),
                  attempt, len(tree), len(inputs), tree.root[:18])  # fmt: skip
         return bytes.fromhex(tree.root[2:])
+
+    def _incomplete(self, inputs: list[dict]) -> tuple[Any, str] | None:
+        """Why a window's inputs are not ready to compute (a log key and a text), or None."""
+        if len(inputs) < self.min_inputs:
+            return len(inputs), f"has {len(inputs)} of {self.min_inputs} inputs: not computed yet"
+        rested = self.store.now() - max(i["received_at"] for i in inputs)
+        if rested < self.settle:
+            return "settle", f"got an input {rested:.0f} s ago: computed after {self.settle:g} s"
+        return None
 
     def _stale(self, voting_id: bytes, local: Any) -> bool:
         """Whether a round nobody opened waited too long for data: a window round `horizon`

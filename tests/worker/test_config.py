@@ -83,6 +83,7 @@ def test_load_config__defaults(tmp_path):
     assert (config.logging.format, config.logging.level) == ("human", "INFO")
     assert config.source.name == "http"
     assert (config.source.retries, config.source.timeout) == (3, 10.0)
+    assert (config.workflow.min_inputs, config.workflow.settle) == (1, 0)
 
 
 def test_load_config__nats_source_and_event_trigger(tmp_path):
@@ -163,6 +164,8 @@ def test_read_passphrase__unset_variable_is_none(tmp_path):
         ("workflow.ref", "matching.run", "workflow.ref", "must be 'module:function'"),
         ("workflow.name", "", "workflow.name", "at least 1 character"),
         ("workflow.name", " padded", "workflow.name", "without leading or trailing spaces"),
+        ("workflow.min_inputs", 0, "workflow.min_inputs", "must be >= 1"),
+        ("workflow.settle", -1, "workflow.settle", "must be >= 0"),
         ("metrics.port", 70000, "metrics.port", "must be <= 65535"),
         ("metrics.port", "http", "metrics.port", "must be an integer"),
         ("logging.format", "xml", "logging.format", "must be one of 'json' or 'human'"),

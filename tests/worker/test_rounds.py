@@ -132,17 +132,18 @@ def team(create_voting, chain, tmp_path):
     workflow = load_workflow(REF)
     with ExitStack() as stack:
 
-        def create(threshold: str, **config):
+        def create(threshold: str, driver=None, store_clock=time.time, **config):
             net = create_voting(threshold, **config)
             members = []
             for i, worker in enumerate(net.workers):
                 conn = connection_for(worker, net.voting)
-                store = stack.enter_context(StateStore(tmp_path / f"w{i}"))
+                store = stack.enter_context(StateStore(tmp_path / f"w{i}", clock=store_clock))
                 submitter = Submitter(conn, store)
-                driver = RoundDriver(conn, store, submitter, workflow, None,
-                                     clock=lambda: chain.pending_timestamp)  # fmt: skip
-                assert driver.track(VID, WINDOW, "settle", "test") is True
-                members.append(Member(conn, store, submitter, driver))
+                rounds = RoundDriver(conn, store, submitter, workflow, None,
+                                     clock=lambda: chain.pending_timestamp,
+                                     **(driver or {}))  # fmt: skip
+                assert rounds.track(VID, WINDOW, "settle", "test") is True
+                members.append(Member(conn, store, submitter, rounds))
             return net, members
 
         yield create
@@ -281,6 +282,28 @@ def test_drive__no_data_sends_nothing_and_deadline_finalizes(team, chain):
     assert idle.store.round(VID).status == "skipped"
     assert idle.driver.active() == [VID]
     assert idle.nonce() == idle_nonce
+
+
+@pytest.mark.anvil
+def test_drive__computes_only_once_the_window_has_its_inputs_and_they_rested(team):
+    clock = [1_000.0]
+    driver = {"min_inputs": 2, "settle": 30}
+    net, (member,) = team("1/1", driver=driver, store_clock=lambda: clock[0])
+    payload = ln.hour_payload(WINDOW_START)
+    nonce = member.nonce()
+    give(member, "h1", payload)
+    assert member.drive() == "None"  # 1 of 2 inputs
+    give(member, "h2", EXTRA)
+    clock[0] += 29
+    assert member.drive() == "None"  # the newest input rested 29 of 30 s
+    assert member.nonce() == nonce
+    assert member.store.round(VID, 1).result is None
+    clock[0] += 1
+    assert member.drive() == "None"  # status read before this tick's vote
+    expected = root(payload, EXTRA)
+    assert member.store.round(VID, 1).result == expected
+    assert settled(net) == ("Consensus", 1, expected)
+    assert member.nonce() == nonce + 1
 
 
 @pytest.mark.anvil

@@ -49,6 +49,10 @@ class StoreBase:
                 raise
             raise StateOpenError(str(self.path), f"not a usable SQLite database: {exc}") from exc
 
+    def now(self) -> float:
+        """The store's clock: the time it stamps rows with (`received_at`, `updated_at`, ...)."""
+        return self._clock()
+
     def close(self) -> None:
         """Closes the database (everything is committed already)."""
         with self._lock:
