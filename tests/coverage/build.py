@@ -3,8 +3,9 @@
 `compile_project()` builds ape-solidity's own standard-json input for the project (same sources,
 remappings, optimizer and EVM version as `ape compile`) and adds the outputs the build leaves out;
 solc's bytecode does not depend on the output selection, so it equals the deployed code.
-`items()` lists, for each measured source file, its functions (and modifiers), statements and
-branches (`if`/`else` and `?:`), each with its byte range in the file.
+`codes()` lists every runtime and creation code with its decoded source map; `sources()` lists,
+for each measured source file, its functions (and modifiers), statements and branches (`if`/`else`
+and `?:`), each with its byte range in the file.
 """
 
 from __future__ import annotations
