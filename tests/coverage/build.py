@@ -75,7 +75,6 @@ class Branch:
     line: int
     kind: str  # "if" | "?:"
     scope: Range  # the whole statement or expression
-    cond: Range
     true: Range
     false: Range | None  # None: an `if` without `else`
 
@@ -151,12 +150,12 @@ def _walk(node: Any, contract: str, source: Source) -> None:
     if kind == "IfStatement":
         false = node.get("falseBody")
         source.branches.append(Branch(
-            source.id, source.line(_span(node)[0]), "if", _span(node), _span(node["condition"]),
-            _span(node["trueBody"]), _span(false) if false else None,
+            source.id, source.line(_span(node)[0]), "if", _span(node), _span(node["trueBody"]),
+            _span(false) if false else None,
         ))  # fmt: skip
     elif kind == "Conditional":
         source.branches.append(Branch(
-            source.id, source.line(_span(node)[0]), "?:", _span(node), _span(node["condition"]),
+            source.id, source.line(_span(node)[0]), "?:", _span(node),
             _span(node["trueExpression"]), _span(node["falseExpression"]),
         ))  # fmt: skip
     for key, child in node.items():
