@@ -8,117 +8,55 @@ import {Bitmask} from "./libraries/Bitmask.sol";
 import {WorkerPool} from "./WorkerPool.sol";
 
 /// @title VotingState
-/// @notice Round storage of WorkerVoting and every view over it: rounds, the result chain, the
-/// audit check and the per-worker counters.
+/// @notice Round storage of WorkerVoting and every view over it: rounds, the result chain and its
+/// epochs, and the audit check.
 abstract contract VotingState is WorkerPool {
     using Bitmask for uint64;
 
-    /// @dev One slot: everything a vote reads and writes.
-    struct Round {
-        uint64 voted; // workers that voted (sealed mode: revealed) in the current attempt
-        uint64 early; // the first `speedRank` votes (sealed mode: commits) of the current attempt
-        uint32 deadline; // end of the current phase
-        uint24 seq; // position in the round log
-        uint16 configVersion;
-        Status status;
-        uint8 attempt;
-        uint8 threshold;
-        uint8 eligible;
-        uint8 leaderVotes; // votes for the leading result before the round was recorded
-        uint8 flags; // TIED | SEALED, bits packed into one byte to keep the round in one slot
-        uint8 speedRank;
-    }
-
-    /// @dev Round flag: another result has as many votes as the leading one.
-    uint8 internal constant TIED = 1;
-    /// @dev Round flag: the round runs in sealed (commit-reveal) mode.
-    uint8 internal constant SEALED = 2;
-
-    /// @dev Written only by dissenting votes and in sealed mode.
-    struct Extra {
-        uint64 dissent; // voters of any result other than the leading one
-        uint64 committed; // sealed mode: workers that committed in the current attempt
-    }
-
-    mapping(bytes32 votingId => Round) internal _rounds;
-    mapping(bytes32 votingId => bytes32) internal _leader; // leading result; the recorded one at the end
-    mapping(bytes32 votingId => Extra) internal _extra;
-    mapping(bytes32 tallyKey => uint64 voters) internal _tally; // results other than the leading one
-    mapping(bytes32 votingId => mapping(address worker => bytes32)) internal _commitments;
-    mapping(uint256 index => bytes32 votingId) internal _chain;
-    mapping(address worker => WorkerStats) internal _stats;
-
     /// @notice First link of the result chain: binds the chain to this contract on this chain.
     bytes32 public immutable genesis;
-    bytes32 internal _head;
+    /// @inheritdoc IWorkerVoting
+    uint256 public immutable epochStart;
 
-
-    constructor(address initialOwner, Config memory config) WorkerPool(initialOwner, config) {
+    constructor(address initialOwner, Config memory config, uint256 epochLength_, uint256 maxWindow_)
+        WorkerPool(initialOwner, config, maxWindow_, epochLength_)
+    {
         genesis = keccak256(abi.encode(block.chainid, address(this)));
         _head = genesis;
+        epochStart = block.timestamp;
     }
 
-    function _tallyKey(bytes32 votingId, uint8 attempt, bytes32 result) internal pure returns (bytes32) {
-        return keccak256(abi.encode(votingId, attempt, result));
-    }
-
-    // ---------------------------------------------------------------------------------------------
-    // Per-worker counters
-    // ---------------------------------------------------------------------------------------------
-
-    /// @notice Adds up to `maxRounds` chain entries to `worker`'s stored counters; anyone may call.
-    /// @dev Walks the result chain (every settled round, in settlement order) from the worker's
-    /// cursor and stops at a consensus round whose late-vote window is still open.
-    function syncStats(address worker, uint256 maxRounds) external returns (WorkerStats memory stats) {
-        if (!_workers[worker].active && !_workers[worker].retired) revert VotingNotWorker(worker);
-        stats = _accumulate(worker, _stats[worker], maxRounds);
-        _stats[worker] = stats;
-        stats.late = _workers[worker].late;
-        emit StatsSynced(worker, stats.syncedIndex);
-    }
-
-    /// @notice `worker`'s counters: stored ones plus up to `maxRounds` chain entries not yet synced.
-    function workerStats(address worker, uint256 maxRounds) external view returns (WorkerStats memory stats) {
-        stats = _accumulate(worker, _stats[worker], maxRounds);
-        stats.late = _workers[worker].late;
-    }
-
-    // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
-    function _accumulate(address worker, WorkerStats memory s, uint256 maxRounds)
-        private
-        view
-        returns (WorkerStats memory)
+    /// @dev Appends a settled round to the chain and to the epoch of this block:
+    /// head' = keccak256(abi.encode(head, index, votingId, result, attempt, votes, kind)).
+    function _append(bytes32 votingId, Round memory r, bytes32 result, Status kind)
+        internal
+        returns (uint32 index, bytes32 head)
     {
-        Worker memory w = _workers[worker];
-        uint256 i = s.syncedIndex > w.joinedIndex ? s.syncedIndex : w.joinedIndex;
-        uint256 end = _pool.chainLength;
-        if (end > i + maxRounds) end = i + maxRounds;
-        for (; i < end; ++i) {
-            bytes32 votingId = _chain[i];
-            Round memory r = _rounds[votingId];
-            if (r.status == Status.Consensus && block.timestamp <= r.deadline) break;
-            if (r.seq < w.joinedSeq || (!w.active && r.seq >= w.leftSeq)) continue;
-            ++s.eligible;
-            if (!r.voted.has(w.index)) {
-                ++s.missed;
-            } else {
-                ++s.cast;
-                if (r.status != Status.Failed && !_extra[votingId].dissent.has(w.index)) ++s.inConsensus;
-                else ++s.dissenting;
-            }
+        Pool memory p = _pool;
+        index = p.chainLength;
+        head = keccak256(abi.encode(_head, index, votingId, result, r.attempt, r.leaderVotes, kind));
+        _head = head;
+        _chain[index] = votingId;
+        // The epoch count stays far below 2^32 (epochs last at least an hour).
+        uint32 epoch = uint32((block.timestamp - epochStart) / _epochLength);
+        if (index == 0 || epoch != p.lastEpoch) {
+            if (index != 0) _epochEntries[p.lastEpoch].end = index;
+            _epochEntries[epoch] = EpochEntries({first: index, end: 0, used: true});
+            p.lastEpoch = epoch;
         }
-        s.syncedIndex = uint32(i);
-        return s;
-    }
-
-    // slither-disable-next-line incorrect-equality -- an enum comparison; the timestamp taint comes from the callers' Round
-    function _recorded(Status s) internal pure returns (bool) {
-        return s == Status.Consensus || s == Status.Plurality || s == Status.FailoverResolved;
+        p.chainLength = index + 1;
+        _pool = p;
+        r.status = kind;
     }
 
     // ---------------------------------------------------------------------------------------------
-    // Views: rounds, result chain, audit
+    // Views: rounds, result chain, epochs, audit
     // ---------------------------------------------------------------------------------------------
+
+    /// @notice The votingId of a round about `d`: keccak256(abi.encode(d)).
+    function descriptorId(Descriptor calldata d) public pure returns (bytes32) {
+        return keccak256(abi.encode(d));
+    }
 
     /// @notice State of round `votingId`; `result` is the recorded result once there is one.
     function roundState(bytes32 votingId) external view returns (RoundView memory v) {
@@ -132,7 +70,7 @@ abstract contract VotingState is WorkerPool {
             leaderVotes: r.leaderVotes,
             tied: r.flags & TIED != 0,
             sealedMode: r.flags & SEALED != 0,
-            deadline: r.deadline,
+            deadline: r.status == Status.Consensus ? r.deadline : _blockTime(_pool, r.deadline),
             seq: r.seq,
             configVersion: r.configVersion,
             voted: r.voted,
@@ -164,9 +102,7 @@ abstract contract VotingState is WorkerPool {
     /// keccak256(abi.encode(prevHead, index, votingId, result, attempt, votes, kind)) to verify it.
     // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
     function chainEntry(uint256 index) external view returns (ChainEntry memory) {
-        uint256 length = _pool.chainLength;
-        if (index >= length) revert VotingNoSuchEntry(index, length);
-        bytes32 votingId = _chain[index];
+        bytes32 votingId = _entry(index);
         Round memory r = _rounds[votingId];
         return ChainEntry({
             votingId: votingId,
@@ -178,11 +114,38 @@ abstract contract VotingState is WorkerPool {
     }
 
     /// @inheritdoc IWorkerVoting
-    // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
     function settledRound(uint256 index) external view returns (SettledRound memory) {
+        return _settled(_entry(index));
+    }
+
+    /// @inheritdoc IWorkerVoting
+    function settledRounds(uint256 from, uint256 count) external view returns (SettledRound[] memory list) {
+        uint256 length = _pool.chainLength;
+        if (from > length) revert VotingNoSuchEntry(from, length);
+        if (count > length - from) count = length - from;
+        list = new SettledRound[](count);
+        for (uint256 i; i < count; ++i) {
+            list[i] = _settled(_chain[from + i]);
+        }
+    }
+
+    /// @inheritdoc IWorkerVoting
+    // slither-disable-next-line incorrect-equality -- epoch numbers compare exactly
+    function epochEntries(uint256 epoch) external view returns (uint256 first, uint256 end) {
+        EpochEntries memory e = _epochEntries[epoch];
+        if (!e.used) return (0, 0);
+        Pool memory p = _pool;
+        return (e.first, epoch == p.lastEpoch ? p.chainLength : e.end);
+    }
+
+    function _entry(uint256 index) private view returns (bytes32) {
         uint256 length = _pool.chainLength;
         if (index >= length) revert VotingNoSuchEntry(index, length);
-        bytes32 votingId = _chain[index];
+        return _chain[index];
+    }
+
+    // slither-disable-next-line incorrect-equality -- exact status checks; only Round.deadline comes from block.timestamp
+    function _settled(bytes32 votingId) private view returns (SettledRound memory) {
         Round memory r = _rounds[votingId];
         uint64 agreed = r.status == Status.Failed ? 0 : r.voted & ~_extra[votingId].dissent;
         return SettledRound({

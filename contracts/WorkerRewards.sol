@@ -7,15 +7,16 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 
 import {IWorkerRewards} from "./interfaces/IWorkerRewards.sol";
-import {IWorkerVoting} from "./interfaces/IWorkerVoting.sol";
+import {IWorkerVoting, IWorkerVotingTypes} from "./interfaces/IWorkerVoting.sol";
 import {Bitmask} from "./libraries/Bitmask.sol";
 
 /// @title WorkerRewards
 /// @notice Pays workers per epoch for availability, consistency, accuracy and speed, from a pot
 /// funded in the native coin (EWT) or in one ERC-20 token chosen at deployment.
-/// @dev Nothing here runs in the vote path: points are read from the voting contract's chain of
-/// settled rounds when a worker registers. An epoch owns the chain entries appended between its
-/// checkpoint and the next epoch's checkpoint (any call here checkpoints the current epoch).
+/// @dev Nothing here runs in the vote path. Epochs are the voting contract's: an epoch owns the
+/// chain entries appended (rounds settled) during it, by block time, so no call order can move a
+/// round between epochs. Registration counts a worker's points in resumable chunks of at most
+/// `maxRounds` entries; it never reverts on a round still taking late votes, it stops before it.
 /// Payouts use cumulative offsets, floor(pot * (offset + points) / total) - floor(pot * offset / total),
 /// so the shares of a category add up to its pot exactly: no rounding dust is left behind.
 contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
@@ -29,11 +30,12 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
     IWorkerVoting public immutable voting;
     /// @notice The reward token; zero means the chain's native coin.
     IERC20 public immutable token;
-    /// @notice Start of epoch 0 (deployment time).
+    /// @notice Start of epoch 0 (the voting contract's).
     uint256 public immutable start;
-    /// @notice Length of an epoch in seconds.
+    /// @notice Length of an epoch in seconds (the voting contract's).
     uint256 public immutable epochLength;
-    /// @notice Seconds after an epoch ends during which workers' points are registered.
+    /// @notice Seconds after an epoch ends during which workers' points are registered; longer than
+    /// the voting contract's `maxWindow`, so every late vote of the epoch is in before it closes.
     uint256 public immutable registrationWindow;
     /// @notice Seconds after the registration window after which unclaimed funds roll over.
     uint256 public immutable claimExpiry;
@@ -42,54 +44,62 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
         uint128 pot;
         uint128 paid;
         uint128 movedOut;
-        uint32 firstIndex;
-        bool checkpointed;
         bool settled;
         bool swept;
-        uint16[4] weights;
+        uint16[4] weights; // fixed when the epoch settles
         uint64[4] totals;
     }
 
+    /// @dev Two slots: the walk and its points, then the offsets.
     struct Registration {
-        bool registered;
+        bool registered; // walk complete, points added to the totals
         bool claimed;
+        bool started;
+        uint32 cursor; // next chain entry to count
+        uint32 eligible;
+        uint32 tookPart;
         uint32[4] points;
         uint64[4] offsets;
     }
 
+    /// @dev Weights that apply from epoch `fromEpoch` on.
+    struct WeightsChange {
+        uint64 fromEpoch;
+        uint16[4] weights;
+    }
+
     mapping(uint256 epoch => Epoch) private _epochs;
-    mapping(uint256 epoch => uint256 next) private _nextCheckpoint;
     mapping(uint256 epoch => mapping(address worker => Registration)) private _registrations;
-    uint256 private _lastCheckpoint;
-    uint16[4] private _weights;
-    uint16[4] private _pendingWeights;
-    uint256 private _pendingFrom; // 0: no pending change (epoch 0 is checkpointed at deployment)
+    WeightsChange[] private _weightChanges; // fromEpoch strictly increasing
 
     constructor(
         address initialOwner,
         IWorkerVoting voting_,
         IERC20 token_,
-        uint256 epochLength_,
         uint256 registrationWindow_,
         uint256 claimExpiry_,
         uint16[4] memory initialWeights
     ) Ownable(initialOwner) {
         if (address(voting_) == address(0)) revert RewardsInvalidParameter("voting");
-        if (epochLength_ < 1 hours || epochLength_ > 365 days) revert RewardsInvalidParameter("epochLength");
-        if (registrationWindow_ == 0 || registrationWindow_ > 90 days) {
+        uint256 maxWindow = voting_.maxWindow();
+        if (registrationWindow_ <= maxWindow || registrationWindow_ > 90 days) {
             revert RewardsInvalidParameter("registrationWindow");
         }
         if (claimExpiry_ < 30 days || claimExpiry_ > 3650 days) revert RewardsInvalidParameter("claimExpiry");
         _checkWeights(initialWeights);
         voting = voting_;
         token = token_;
-        start = block.timestamp;
-        epochLength = epochLength_;
+        start = voting_.epochStart();
+        epochLength = voting_.epochLength();
         registrationWindow = registrationWindow_;
         claimExpiry = claimExpiry_;
-        _weights = initialWeights;
+        _weightChanges.push(WeightsChange({fromEpoch: 0, weights: initialWeights}));
         emit WeightsUpdated(initialWeights, 0);
-        _checkpoint();
+    }
+
+    /// @notice Disabled: ownership moves only in two steps (`transferOwnership`, `acceptOwnership`).
+    function renounceOwnership() public pure override {
+        revert RewardsRenounceDisabled();
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -97,26 +107,32 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
     // ---------------------------------------------------------------------------------------------
 
     /// @notice Adds `amount` to the pot of `epoch` (the current one or a later one). Native coin:
-    /// send `amount` as value; token: approve this contract for `amount` first.
+    /// send `amount` as value; token: approve this contract for `amount` first. A token that takes a
+    /// fee on transfer is credited with what arrived.
     function fund(uint256 epoch, uint256 amount) external payable nonReentrant {
-        uint256 current = _checkpoint();
+        uint256 current = currentEpoch();
         if (epoch < current) revert RewardsEpochEnded(epoch, current);
         bool native = address(token) == address(0);
         bool wrong = native ? msg.value != amount : msg.value != 0;
-        if (amount == 0 || amount > type(uint128).max || wrong) {
-            revert RewardsWrongFunding(msg.value, amount);
+        if (amount == 0 || amount > type(uint128).max || wrong) revert RewardsWrongFunding(msg.value, amount);
+        uint256 received = amount;
+        if (!native) {
+            uint256 before = token.balanceOf(address(this));
+            token.safeTransferFrom(msg.sender, address(this), amount);
+            received = token.balanceOf(address(this)) - before;
+            if (received == 0 || received > amount) revert RewardsWrongFunding(received, amount);
         }
-        _epochs[epoch].pot += uint128(amount);
-        emit Funded(epoch, msg.sender, amount);
-        if (!native) token.safeTransferFrom(msg.sender, address(this), amount);
+        _epochs[epoch].pot += uint128(received);
+        emit Funded(epoch, msg.sender, received);
     }
 
     /// @notice Sets the category weights (basis points, summing to 10000) from the next epoch on.
     function setWeights(uint16[4] calldata newWeights) external onlyOwner {
         _checkWeights(newWeights);
-        uint256 from = _checkpoint() + 1;
-        _pendingWeights = newWeights;
-        _pendingFrom = from;
+        uint64 from = uint64(currentEpoch() + 1);
+        uint256 last = _weightChanges.length - 1;
+        if (_weightChanges[last].fromEpoch == from) _weightChanges[last].weights = newWeights;
+        else _weightChanges.push(WeightsChange({fromEpoch: from, weights: newWeights}));
         emit WeightsUpdated(newWeights, from);
     }
 
@@ -124,51 +140,96 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
         if (uint256(w[0]) + w[1] + w[2] + w[3] != BPS) revert RewardsInvalidParameter("weights");
     }
 
-    /// @notice Fixes the current epoch's first chain entry if nobody did yet; anyone may call.
-    function checkpoint() external returns (uint256 epoch) {
-        return _checkpoint();
-    }
-
-    function _checkpoint() private returns (uint256 current) {
-        current = currentEpoch();
-        Epoch storage ep = _epochs[current];
-        if (ep.checkpointed) return current;
-        if (_pendingFrom != 0 && current >= _pendingFrom) {
-            _weights = _pendingWeights;
-            _pendingFrom = 0;
+    /// @dev The weights of `epoch`: the last change from that epoch or before (binary search).
+    function _weightsOf(uint256 epoch) private view returns (uint16[4] memory) {
+        uint256 low = 0;
+        uint256 high = _weightChanges.length; // the answer lies in [low, high)
+        while (high - low > 1) {
+            uint256 mid = (low + high) / 2;
+            if (_weightChanges[mid].fromEpoch <= epoch) low = mid;
+            else high = mid;
         }
-        // slither-disable-next-line unused-return -- only the chain length is needed, not the head hash
-        (, uint256 length) = voting.chainHead();
-        ep.checkpointed = true;
-        ep.firstIndex = uint32(length);
-        ep.weights = _weights;
-        if (current != 0) _nextCheckpoint[_lastCheckpoint] = current;
-        _lastCheckpoint = current;
-        emit EpochCheckpointed(current, uint32(length), _weights);
+        return _weightChanges[low].weights;
     }
 
     // ---------------------------------------------------------------------------------------------
     // Registration and claims
     // ---------------------------------------------------------------------------------------------
 
-    /// @notice Counts `worker`'s points in `epoch` into the epoch's totals; anyone may call, once per
-    /// worker, after the epoch ended and within its registration window.
-    function register(uint256 epoch, address worker) external returns (Points memory points) {
-        _requireEnded(epoch);
+    /// @notice Counts up to `maxRounds` more of the epoch's chain entries for `worker`; once all are
+    /// counted, adds its points to the epoch's totals. Anyone may call, after the epoch ended and
+    /// within its registration window. Stops (without reverting) before a round still taking late
+    /// votes; call again later. Returns whether the registration is complete.
+    function register(uint256 epoch, address worker, uint256 maxRounds) external returns (bool done) {
+        uint256 current = currentEpoch();
+        if (epoch >= current) revert RewardsEpochNotEnded(epoch);
         uint256 closesAt = _registrationEnd(epoch);
         if (block.timestamp > closesAt) revert RewardsRegistrationClosed(epoch, closesAt);
+        if (maxRounds == 0) revert RewardsInvalidParameter("maxRounds");
         Registration storage reg = _registrations[epoch][worker];
         if (reg.registered) revert RewardsAlreadyRegistered(epoch, worker);
-        points = _countPoints(epoch, worker);
-        uint32[4] memory p = [points.availability, points.consistency, points.accuracy, points.speed];
-        Epoch storage ep = _epochs[epoch];
+        IWorkerVotingTypes.WorkerInfo memory w = voting.workerInfo(worker);
+        if (!w.active && !w.retired) revert RewardsUnknownWorker(worker);
+        (uint256 first, uint256 end) = voting.epochEntries(epoch);
+        // Entries before the worker joined all settled before it joined: none concerns it.
+        uint256 cursor = reg.started ? reg.cursor : (first > w.joinedIndex ? first : w.joinedIndex);
+        if (cursor > end) cursor = end;
+        cursor = _walk(reg, w, cursor, end < cursor + maxRounds ? end : cursor + maxRounds);
+        reg.started = true;
+        reg.cursor = uint32(cursor);
+        if (cursor < end) {
+            emit RegistrationProgressed(epoch, worker, cursor, end);
+            return false;
+        }
+        _complete(_epochs[epoch], reg);
+        uint32[4] memory p = reg.points;
+        emit PointsRegistered(epoch, worker, Points(p[0], p[1], p[2], p[3]));
+        return true;
+    }
+
+    /// @dev Counts entries [from, to) into `reg`; returns where it stopped (before a round whose
+    /// late votes are still open, or `to`).
+    function _walk(
+        Registration storage reg,
+        IWorkerVotingTypes.WorkerInfo memory w,
+        uint256 from,
+        uint256 to
+    ) private returns (uint256) {
+        if (from == to) return from;
+        IWorkerVotingTypes.SettledRound[] memory rounds = voting.settledRounds(from, to - from);
+        uint32 eligible = reg.eligible;
+        uint32 tookPart = reg.tookPart;
+        uint32 accuracy = reg.points[2];
+        uint32 speed = reg.points[3];
+        uint256 i;
+        for (; i < rounds.length; ++i) {
+            IWorkerVotingTypes.SettledRound memory r = rounds[i];
+            if (r.lateUntil >= block.timestamp) break;
+            if (r.seq < w.joinedSeq || (!w.active && r.seq >= w.leftSeq)) continue;
+            ++eligible;
+            if (!r.voted.has(w.index)) continue;
+            ++tookPart;
+            if (r.agreed.has(w.index)) {
+                ++accuracy;
+                if (r.early.has(w.index)) ++speed;
+            }
+        }
+        reg.eligible = eligible;
+        reg.tookPart = tookPart;
+        reg.points[2] = accuracy;
+        reg.points[3] = speed;
+        return from + i;
+    }
+
+    /// @dev Availability and consistency from the walk; the points join the epoch's totals.
+    function _complete(Epoch storage ep, Registration storage reg) private {
+        if (reg.tookPart != 0) reg.points[0] = 1;
+        if (reg.tookPart != 0 && reg.tookPart == reg.eligible) reg.points[1] = 1;
         for (uint256 c; c < CATEGORIES; ++c) {
             reg.offsets[c] = ep.totals[c];
-            ep.totals[c] += p[c];
+            ep.totals[c] += reg.points[c];
         }
-        reg.points = p;
         reg.registered = true;
-        emit PointsRegistered(epoch, worker, points);
     }
 
     /// @notice Pays `worker` its rewards for `epoch`; anyone may call, the worker is paid.
@@ -205,19 +266,16 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
         emit Swept(epoch, amount, current);
     }
 
-    function _requireEnded(uint256 epoch) private returns (uint256 current) {
-        current = _checkpoint();
-        if (epoch >= current) revert RewardsEpochNotEnded(epoch);
-    }
-
     /// @dev Ended, registration closed, not swept; settles the epoch on first use.
     function _requireClaimable(uint256 epoch) private {
-        uint256 current = _requireEnded(epoch);
+        uint256 current = currentEpoch();
+        if (epoch >= current) revert RewardsEpochNotEnded(epoch);
         uint256 closesAt = _registrationEnd(epoch);
         if (block.timestamp <= closesAt) revert RewardsRegistrationOpen(epoch, closesAt);
         Epoch storage ep = _epochs[epoch];
         if (ep.swept) revert RewardsClaimExpired(epoch);
         if (ep.settled) return;
+        ep.weights = _weightsOf(epoch);
         uint256[4] memory pots = _categoryPots(ep);
         uint256 rolled = 0;
         for (uint256 c; c < CATEGORIES; ++c) {
@@ -244,53 +302,28 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
     // Accounting
     // ---------------------------------------------------------------------------------------------
 
-    /// @dev Walks the epoch's chain entries once: gas grows with the rounds, not with the pool.
-    function _countPoints(uint256 epoch, address worker) private view returns (Points memory p) {
-        IWorkerVoting.WorkerInfo memory w = voting.workerInfo(worker);
-        if (!w.active && !w.retired) revert RewardsUnknownWorker(worker);
-        (uint256 first, uint256 end) = _range(epoch);
-        uint256 eligible = 0;
-        uint256 tookPart = 0;
-        for (uint256 i = first; i < end; ++i) {
-            IWorkerVoting.SettledRound memory r = voting.settledRound(i);
-            if (r.lateUntil >= block.timestamp) revert RewardsRoundNotSettled(i, r.lateUntil);
-            if (r.seq < w.joinedSeq || (!w.active && r.seq >= w.leftSeq)) continue;
-            ++eligible;
-            if (!r.voted.has(w.index)) continue;
-            ++tookPart;
-            if (r.agreed.has(w.index)) {
-                ++p.accuracy;
-                if (r.early.has(w.index)) ++p.speed;
-            }
-        }
-        if (tookPart != 0) p.availability = 1;
-        if (tookPart != 0 && tookPart == eligible) p.consistency = 1;
+    function _categoryPots(Epoch storage ep) private view returns (uint256[4] memory) {
+        return _potsFor(ep.pot, ep.weights);
     }
 
-    /// @dev Chain entries of an ended epoch: [its checkpoint, next checkpoint). None if it was
-    /// never checkpointed. For the last checkpointed epoch (views only: every transaction
-    /// checkpoints first) the end is where a checkpoint now would put it.
-    // slither-disable-next-line incorrect-equality,unused-return -- epoch numbers compare exactly; only the chain length is needed
-    function _range(uint256 epoch) private view returns (uint256 first, uint256 end) {
-        Epoch storage ep = _epochs[epoch];
-        if (!ep.checkpointed) return (0, 0);
-        first = ep.firstIndex;
-        if (epoch == _lastCheckpoint) (, end) = voting.chainHead();
-        else end = _epochs[_nextCheckpoint[epoch]].firstIndex;
-    }
-
-    function _categoryPots(Epoch storage ep) private view returns (uint256[4] memory pots) {
-        uint256 pot = ep.pot;
+    function _potsFor(uint256 pot, uint16[4] memory w) private pure returns (uint256[4] memory pots) {
         uint256 rest = pot;
         for (uint256 c; c < CATEGORIES - 1; ++c) {
-            pots[c] = (pot * ep.weights[c]) / BPS;
+            pots[c] = (pot * w[c]) / BPS;
             rest -= pots[c];
         }
         pots[CATEGORIES - 1] = rest; // the split's rounding remainder goes to the last category
     }
 
-    function _shares(Epoch storage ep, Registration storage reg) private view returns (uint256[4] memory s) {
-        uint256[4] memory pots = _categoryPots(ep);
+    function _shares(Epoch storage ep, Registration storage reg) private view returns (uint256[4] memory) {
+        return _sharesWith(_categoryPots(ep), ep, reg);
+    }
+
+    function _sharesWith(uint256[4] memory pots, Epoch storage ep, Registration storage reg)
+        private
+        view
+        returns (uint256[4] memory s)
+    {
         for (uint256 c; c < CATEGORIES; ++c) {
             uint256 total = ep.totals[c];
             if (total == 0) continue;
@@ -326,37 +359,57 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
     /// @notice State of `epoch`.
     function epochInfo(uint256 epoch) external view returns (EpochView memory v) {
         Epoch storage ep = _epochs[epoch];
-        uint256 current = currentEpoch();
         v.pot = ep.pot;
         v.paid = ep.paid;
         v.movedOut = ep.movedOut;
-        v.firstIndex = ep.firstIndex;
-        v.checkpointed = ep.checkpointed;
-        v.ended = epoch < current;
-        if (v.ended) {
-            (, uint256 end) = _range(epoch);
-            v.endIndex = uint32(end);
-        }
+        (uint256 first, uint256 end) = voting.epochEntries(epoch);
+        v.firstIndex = uint32(first);
+        v.endIndex = uint32(end);
+        v.ended = epoch < currentEpoch();
         v.settled = ep.settled;
         v.swept = ep.swept;
-        v.weights = ep.weights;
+        v.weights = ep.settled ? ep.weights : _weightsOf(epoch);
         v.totals = ep.totals;
     }
 
-    /// @notice `worker`'s registration in `epoch`.
+    /// @notice `worker`'s registration in `epoch`: complete, claimed, the points (availability and
+    /// consistency are set once complete), and where its walk stands (next entry, epoch end).
     function registration(uint256 epoch, address worker)
         external
         view
-        returns (bool registered, bool claimed, Points memory points)
+        returns (bool registered, bool claimed, Points memory points, uint256 cursor, uint256 end)
     {
         Registration storage reg = _registrations[epoch][worker];
         uint32[4] memory p = reg.points;
-        return (reg.registered, reg.claimed, Points(p[0], p[1], p[2], p[3]));
+        (uint256 first, uint256 last) = voting.epochEntries(epoch);
+        cursor = reg.started ? reg.cursor : first;
+        return (reg.registered, reg.claimed, Points(p[0], p[1], p[2], p[3]), cursor, last);
     }
 
-    /// @notice Points `worker` would register for an ended `epoch` now.
-    function previewPoints(uint256 epoch, address worker) external view returns (Points memory) {
-        return _countPoints(epoch, worker);
+    /// @notice Points `worker` would register for an ended `epoch` now (a view over the whole
+    /// epoch, for eth_call; rounds still taking late votes are counted as they stand).
+    function previewPoints(uint256 epoch, address worker) external view returns (Points memory p) {
+        IWorkerVotingTypes.WorkerInfo memory w = voting.workerInfo(worker);
+        if (!w.active && !w.retired) revert RewardsUnknownWorker(worker);
+        (uint256 first, uint256 end) = voting.epochEntries(epoch);
+        if (first < w.joinedIndex) first = w.joinedIndex;
+        if (first >= end) return p;
+        IWorkerVotingTypes.SettledRound[] memory rounds = voting.settledRounds(first, end - first);
+        uint256 eligible;
+        uint256 tookPart;
+        for (uint256 i; i < rounds.length; ++i) {
+            IWorkerVotingTypes.SettledRound memory r = rounds[i];
+            if (r.seq < w.joinedSeq || (!w.active && r.seq >= w.leftSeq)) continue;
+            ++eligible;
+            if (!r.voted.has(w.index)) continue;
+            ++tookPart;
+            if (r.agreed.has(w.index)) {
+                ++p.accuracy;
+                if (r.early.has(w.index)) ++p.speed;
+            }
+        }
+        if (tookPart != 0) p.availability = 1;
+        if (tookPart != 0 && tookPart == eligible) p.consistency = 1;
     }
 
     /// @notice What `worker` can claim for `epoch` now, per category (availability, consistency,
@@ -366,11 +419,21 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
         Epoch storage ep = _epochs[epoch];
         bool open = epoch < currentEpoch() && block.timestamp > _registrationEnd(epoch);
         if (!open || !reg.registered || reg.claimed || ep.swept) return shares;
+        if (!ep.settled) {
+            // Not settled yet: the shares the first claim will pay, with the epoch's weights.
+            uint16[4] memory weights = _weightsOf(epoch);
+            return _sharesWith(_potsFor(ep.pot, weights), ep, reg);
+        }
         return _shares(ep, reg);
     }
 
-    /// @notice Next epoch's weights if a change is pending (`fromEpoch` 0: none), and current ones.
+    /// @notice The weights that apply now, the next epoch's if a change is pending (`fromEpoch` 0:
+    /// none), and the epoch it applies from.
     function weights() external view returns (uint16[4] memory current, uint16[4] memory pending, uint256 fromEpoch) {
-        return (_weights, _pendingWeights, _pendingFrom);
+        uint256 now_ = currentEpoch();
+        current = _weightsOf(now_);
+        WeightsChange storage last = _weightChanges[_weightChanges.length - 1];
+        if (last.fromEpoch > now_) return (current, last.weights, last.fromEpoch);
+        return (current, pending, 0);
     }
 }

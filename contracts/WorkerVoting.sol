@@ -8,26 +8,55 @@ import {VotingState} from "./VotingState.sol";
 /// @notice Rounds of threshold voting on result hashes (Merkle roots of workflow records).
 /// @dev Gas shape: a round is one packed slot plus the leading result. Votes for the leading result
 /// touch only those two slots; other results keep a voter mask each. Nothing loops over the pool.
+/// Trust rule: a round opens only from a descriptor (a window round once its window ended), and
+/// its first attempt has no clock until `threshold` distinct eligible workers joined, so fewer
+/// than `threshold` workers can neither fail, re-run nor settle a round, and a round they open
+/// alone never reaches the result chain (nor anybody's rewards).
 contract WorkerVoting is VotingState {
     using Bitmask for uint64;
 
-    constructor(address initialOwner, Config memory config) VotingState(initialOwner, config) {}
+    constructor(address initialOwner, Config memory config, uint256 epochLength_, uint256 maxWindow_)
+        VotingState(initialOwner, config, epochLength_, maxWindow_)
+    {}
 
     // ---------------------------------------------------------------------------------------------
     // Voting
     // ---------------------------------------------------------------------------------------------
 
-    /// @notice Votes `result` in round `votingId` (open mode); the first vote opens the round.
-    // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
+    /// @notice Votes `result` in the round about `d` (open mode), opening it if nobody did yet.
+    function openAndVote(Descriptor calldata d, bytes32 result) external {
+        _vote(_describe(d), result, true);
+    }
+
+    /// @notice Votes `result` in the open round `votingId` (open mode).
     function vote(bytes32 votingId, bytes32 result) external {
-        (Round memory r, uint8 index) = _enter(votingId, result);
+        _vote(votingId, result, false);
+    }
+
+    /// @notice Commits in the round about `d` (sealed mode), opening it if nobody did yet.
+    function openAndCommit(Descriptor calldata d, bytes32 commitment) external {
+        _commit(_describe(d), commitment, true);
+    }
+
+    /// @notice Commits `commitment` in the open round `votingId` (sealed mode).
+    /// @param commitment keccak256(abi.encode(result, salt, worker, votingId, attempt, chainid, this)).
+    function commit(bytes32 votingId, bytes32 commitment) external {
+        _commit(votingId, commitment, false);
+    }
+
+    // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
+    function _vote(bytes32 votingId, bytes32 result, bool mayOpen) private {
+        (Round memory r, uint8 index, Pool memory p) = _enter(votingId, result, mayOpen);
         uint64 bit = Bitmask.bit(index);
         if (r.status == Status.Voting) {
-            if (block.timestamp > r.deadline) revert VotingDeadlinePassed(votingId, r.deadline);
+            uint32 clock = _clock(p);
+            if (r.deadline != 0 && clock > r.deadline) {
+                revert VotingDeadlinePassed(votingId, _blockTime(p, r.deadline));
+            }
             if (r.voted.count() < r.speedRank) r.early |= bit;
             r.voted |= bit;
             emit VoteCast(votingId, msg.sender, r.attempt, result, false);
-            _count(votingId, r, bit, result);
+            _count(votingId, r, bit, result, p, clock);
         } else if (r.status == Status.Consensus && r.flags & SEALED == 0) {
             // Late votes are taken until the deadline; after it the round's counters are final.
             if (block.timestamp > r.deadline) revert VotingDeadlinePassed(votingId, r.deadline);
@@ -40,50 +69,63 @@ contract WorkerVoting is VotingState {
         _rounds[votingId] = r;
     }
 
-    /// @notice Commits `commitment` in round `votingId` (sealed mode); the first commit opens it.
-    /// @param commitment keccak256(abi.encode(result, salt, worker, votingId, attempt, chainid, this)).
     // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
-    function commit(bytes32 votingId, bytes32 commitment) external {
-        (Round memory r, uint8 index) = _enter(votingId, commitment);
+    function _commit(bytes32 votingId, bytes32 commitment, bool mayOpen) private {
+        (Round memory r, uint8 index, Pool memory p) = _enter(votingId, commitment, mayOpen);
         if (r.status != Status.Committing) {
             if (r.status == Status.Voting) revert VotingWrongMode(votingId, false);
             revert VotingWrongStatus(votingId, r.status);
         }
-        if (block.timestamp > r.deadline) revert VotingDeadlinePassed(votingId, r.deadline);
+        uint32 clock = _clock(p);
+        if (r.deadline != 0 && clock > r.deadline) revert VotingDeadlinePassed(votingId, _blockTime(p, r.deadline));
         Extra memory x = _extra[votingId];
         uint64 bit = Bitmask.bit(index);
         if (x.committed & bit != 0) revert VotingAlreadyVoted(votingId, msg.sender);
-        uint256 commits = x.committed.count();
-        if (commits < r.speedRank) r.early |= bit;
+        uint256 commits = x.committed.count() + 1;
+        // Speed follows attempt 1's commit order: attempt 1's reveals are public in attempt 2.
+        if (r.attempt == 1 && commits <= r.speedRank) r.early |= bit;
         x.committed |= bit;
-        if (commits + 1 == r.eligible) {
+        bool starts = r.deadline == 0;
+        if (commits == r.eligible) {
             // Every eligible worker committed: the reveal phase starts now.
             r.status = Status.Revealing;
-            r.deadline = uint32(block.timestamp) + _configs[r.configVersion].revealDuration;
+            r.deadline = clock + _configs[r.configVersion].revealDuration;
+        } else if (starts && commits >= r.threshold) {
+            r.deadline = clock + _configs[r.configVersion].voteDuration;
         }
         _commitments[votingId][msg.sender] = commitment;
         _extra[votingId] = x;
         _rounds[votingId] = r;
         emit VoteCommitted(votingId, msg.sender, r.attempt);
+        if (starts && r.deadline != 0) emit RoundStarted(votingId, r.attempt, _blockTime(p, r.deadline));
     }
 
     /// @notice Reveals the committed `result` with its `salt` (sealed mode).
     // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
     function reveal(bytes32 votingId, bytes32 result, bytes32 salt) external {
         if (result == bytes32(0)) revert VotingZeroResult();
-        if (_pool.paused) revert VotingPaused();
+        Pool memory p = _pool;
+        if (p.paused) revert VotingPaused();
         Round memory r = _rounds[votingId];
-        if (r.status == Status.Committing) {
-            if (block.timestamp <= r.deadline) revert VotingRevealNotOpen(votingId, uint256(r.deadline) + 1);
-            r.status = Status.Revealing;
-            r.deadline += _configs[r.configVersion].revealDuration;
-        } else if (r.status != Status.Revealing && r.status != Status.Consensus) {
-            revert VotingWrongStatus(votingId, r.status);
+        uint32 clock = _clock(p);
+        if (r.status == Status.Consensus) {
+            if (block.timestamp > r.deadline) revert VotingDeadlinePassed(votingId, r.deadline);
+        } else {
+            if (r.status == Status.Committing) {
+                if (r.deadline == 0) revert VotingRevealNotOpen(votingId, 0);
+                if (clock <= r.deadline) revert VotingRevealNotOpen(votingId, _blockTime(p, r.deadline) + 1);
+                r.status = Status.Revealing;
+                r.deadline += _configs[r.configVersion].revealDuration;
+            } else if (r.status != Status.Revealing) {
+                revert VotingWrongStatus(votingId, r.status);
+            }
+            if (clock > r.deadline) revert VotingDeadlinePassed(votingId, _blockTime(p, r.deadline));
         }
-        if (block.timestamp > r.deadline) revert VotingDeadlinePassed(votingId, r.deadline);
         Worker memory w = _workers[msg.sender];
+        if (!w.active) revert VotingNotWorker(msg.sender);
+        if (w.joinedSeq > r.seq) revert VotingNotEligible(votingId, msg.sender);
         uint64 bit = Bitmask.bit(w.index);
-        if (!w.active || _extra[votingId].committed & bit == 0) revert VotingNotCommitted(votingId, msg.sender);
+        if (_extra[votingId].committed & bit == 0) revert VotingNotCommitted(votingId, msg.sender);
         if (r.voted & bit != 0) revert VotingAlreadyVoted(votingId, msg.sender);
         bytes32 expected = commitmentOf(result, salt, msg.sender, votingId, r.attempt);
         if (_commitments[votingId][msg.sender] != expected) revert VotingCommitmentMismatch(votingId, msg.sender);
@@ -93,7 +135,7 @@ contract WorkerVoting is VotingState {
         } else {
             r.voted |= bit;
             emit VoteCast(votingId, msg.sender, r.attempt, result, false);
-            _count(votingId, r, bit, result);
+            _count(votingId, r, bit, result, p, clock);
         }
         _rounds[votingId] = r;
     }
@@ -107,22 +149,43 @@ contract WorkerVoting is VotingState {
         return keccak256(abi.encode(result, salt, worker, votingId, attempt, block.chainid, address(this)));
     }
 
+    /// @dev Checks a descriptor of a round that is not open yet and announces it.
+    function _describe(Descriptor calldata d) private returns (bytes32 votingId) {
+        votingId = descriptorId(d);
+        if (_rounds[votingId].status != Status.None) return votingId;
+        if (d.schedule == bytes32(0) || d.encoding == bytes32(0)) revert VotingInvalidDescriptor(votingId);
+        if (d.eventKey == bytes32(0)) {
+            if (d.windowEnd <= d.windowStart) revert VotingInvalidDescriptor(votingId);
+            if (d.windowEnd > block.timestamp) revert VotingWindowNotEnded(votingId, d.windowEnd);
+        } else if (d.windowStart != 0 || d.windowEnd != 0) {
+            revert VotingInvalidDescriptor(votingId);
+        }
+        emit RoundDescribed(votingId, d.schedule, d.windowStart, d.windowEnd, d.eventKey, d.encoding);
+    }
+
     /// @dev Common checks of vote and commit; opens the round on its first vote or commit.
     // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
-    function _enter(bytes32 votingId, bytes32 value) private returns (Round memory r, uint8 index) {
+    function _enter(bytes32 votingId, bytes32 value, bool mayOpen)
+        private
+        returns (Round memory r, uint8 index, Pool memory p)
+    {
         if (value == bytes32(0)) revert VotingZeroResult();
-        Pool memory p = _pool;
+        p = _pool;
         if (p.paused) revert VotingPaused();
         Worker memory w = _workers[msg.sender];
         if (!w.active) revert VotingNotWorker(msg.sender);
         r = _rounds[votingId];
-        if (r.status == Status.None) r = _open(votingId, p);
+        if (r.status == Status.None) {
+            if (!mayOpen) revert VotingUnknownRound(votingId);
+            r = _open(votingId, p);
+        }
         if (w.joinedSeq > r.seq) revert VotingNotEligible(votingId, msg.sender);
         if (r.voted.has(w.index)) revert VotingAlreadyVoted(votingId, msg.sender);
         index = w.index;
     }
 
-    /// @dev Fixes the eligible set (active now) and the threshold for the whole round.
+    /// @dev Fixes the eligible set (active now) and the threshold for the whole round. The clock
+    /// of attempt 1 starts only once `threshold` distinct workers joined (deadline 0 until then).
     function _open(bytes32 votingId, Pool memory p) private returns (Round memory r) {
         Config memory c = _configs[p.configVersion];
         uint8 threshold = c.threshold == 0 ? p.activeCount / 2 + 1 : c.threshold;
@@ -135,14 +198,16 @@ contract WorkerVoting is VotingState {
         r.threshold = threshold;
         r.eligible = p.activeCount;
         r.speedRank = c.speedRank;
-        r.deadline = uint32(block.timestamp) + c.voteDuration;
         ++_pool.roundCount;
-        emit RoundOpened(votingId, 1, r.seq, threshold, r.eligible, r.deadline);
+        emit RoundOpened(votingId, 1, r.seq, threshold, r.eligible, 0);
     }
 
-    /// @dev Counts a vote for `result`; records the result once it reaches the threshold.
+    /// @dev Counts a vote for `result`; starts the clock at the quorum and records the result once
+    /// it reaches the threshold. `p` is not paused here (votes and reveals revert while paused).
     // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
-    function _count(bytes32 votingId, Round memory r, uint64 bit, bytes32 result) private {
+    function _count(bytes32 votingId, Round memory r, uint64 bit, bytes32 result, Pool memory p, uint32 clock)
+        private
+    {
         bytes32 leader = _leader[votingId];
         if (leader == bytes32(0)) {
             _leader[votingId] = result;
@@ -171,7 +236,15 @@ contract WorkerVoting is VotingState {
             }
             _extra[votingId] = x;
         }
-        if (r.leaderVotes >= r.threshold) _record(votingId, r, _leader[votingId], Status.Consensus);
+        bool starts = r.deadline == 0 && r.voted.count() >= r.threshold;
+        if (starts) r.deadline = clock + _configs[r.configVersion].voteDuration;
+        if (r.leaderVotes >= r.threshold) {
+            // From here on the deadline ends the late votes, in block time.
+            r.deadline += p.pausedTotal;
+            _record(votingId, r, _leader[votingId], Status.Consensus);
+        } else if (starts) {
+            emit RoundStarted(votingId, r.attempt, r.deadline + p.pausedTotal);
+        }
     }
 
     /// @dev A vote after consensus: recorded for the worker's counters, never changes the result.
@@ -180,20 +253,6 @@ contract WorkerVoting is VotingState {
         if (result != _leader[votingId]) _extra[votingId].dissent |= bit;
         ++_workers[msg.sender].late;
         emit VoteCast(votingId, msg.sender, r.attempt, result, true);
-    }
-
-    /// @dev Appends a settled round to the chain:
-    /// head' = keccak256(abi.encode(head, index, votingId, result, attempt, votes, kind)).
-    function _append(bytes32 votingId, Round memory r, bytes32 result, Status kind)
-        private
-        returns (uint32 index, bytes32 head)
-    {
-        index = _pool.chainLength;
-        head = keccak256(abi.encode(_head, index, votingId, result, r.attempt, r.leaderVotes, kind));
-        _head = head;
-        _chain[index] = votingId;
-        _pool.chainLength = index + 1;
-        r.status = kind;
     }
 
     function _record(bytes32 votingId, Round memory r, bytes32 result, Status kind) private {
@@ -206,64 +265,92 @@ contract WorkerVoting is VotingState {
     // ---------------------------------------------------------------------------------------------
 
     /// @notice Ends an attempt that can no longer reach consensus (deadline passed, or too few votes
-    /// left). Attempt 1 re-opens as attempt 2; a failed attempt 2 applies the fallback. Anyone may call.
+    /// left). Attempt 1 re-opens as attempt 2; a failed attempt 2 applies the fallback. A round
+    /// awaiting failover past its timeout is chained as Failed. Anyone may call.
     // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
     function finalize(bytes32 votingId) external {
         Round memory r = _rounds[votingId];
-        if (r.status != Status.Voting && r.status != Status.Committing && r.status != Status.Revealing) {
-            revert VotingWrongStatus(votingId, r.status);
-        }
+        Pool memory p = _pool;
+        uint32 clock = _clock(p);
         Config memory c = _configs[r.configVersion];
-        if (!_failed(votingId, r, c)) revert VotingNothingToFinalize(votingId);
-        if (r.attempt == 1) {
-            r.attempt = 2;
-            r.voted = 0;
-            r.early = 0;
-            r.leaderVotes = 0;
-            r.flags &= ~TIED;
-            r.status = c.sealedMode ? Status.Committing : Status.Voting;
-            r.deadline = uint32(block.timestamp) + c.voteDuration;
-            delete _leader[votingId];
-            delete _extra[votingId];
-            emit RoundReopened(votingId, r.deadline);
-            emit RoundOpened(votingId, 2, r.seq, r.threshold, r.eligible, r.deadline);
-        } else if (c.fallbackPolicy == Fallback.Failover) {
-            r.status = Status.AwaitingFailover;
-            emit FailoverRequested(votingId, c.failover);
-        } else if (
-            c.fallbackPolicy == Fallback.AcceptPlurality && r.flags & TIED == 0
-                && r.leaderVotes >= c.pluralityMinVotes
-        ) {
-            _record(votingId, r, _leader[votingId], Status.Plurality);
+        if (r.status == Status.AwaitingFailover) {
+            if (clock <= r.deadline) revert VotingNothingToFinalize(votingId);
+            _fail(votingId, r, c);
         } else {
-            (uint32 index, bytes32 head) = _append(votingId, r, bytes32(0), Status.Failed);
-            emit RoundFailed(votingId, c.fallbackPolicy, index, head);
+            if (r.status != Status.Voting && r.status != Status.Committing && r.status != Status.Revealing) {
+                revert VotingWrongStatus(votingId, r.status);
+            }
+            if (!_failed(votingId, r, c, clock)) revert VotingNothingToFinalize(votingId);
+            if (r.attempt == 1) {
+                _rerun(votingId, r, c, p, clock);
+            } else if (c.fallbackPolicy == Fallback.Failover) {
+                r.status = Status.AwaitingFailover;
+                r.deadline = clock + c.failoverTimeout;
+                emit FailoverRequested(votingId, c.failover, _blockTime(p, r.deadline));
+            } else if (
+                // A plurality needs its minimum, no tie, and attempt 2's quorum of distinct voters.
+                c.fallbackPolicy == Fallback.AcceptPlurality && r.flags & TIED == 0
+                    && r.leaderVotes >= c.pluralityMinVotes && r.voted.count() >= r.threshold
+            ) {
+                _record(votingId, r, _leader[votingId], Status.Plurality);
+            } else {
+                _fail(votingId, r, c);
+            }
         }
         _rounds[votingId] = r;
     }
 
-    /// @dev Whether the current attempt can no longer reach the threshold.
+    /// @dev Attempt 2: fresh tallies, a full window from now. Sealed mode keeps attempt 1's speed
+    /// ranks (commit order), as attempt 1's reveals are public by now.
+    function _rerun(bytes32 votingId, Round memory r, Config memory c, Pool memory p, uint32 clock) private {
+        r.attempt = 2;
+        r.voted = 0;
+        if (r.flags & SEALED == 0) r.early = 0;
+        r.leaderVotes = 0;
+        r.flags &= ~TIED;
+        r.status = c.sealedMode ? Status.Committing : Status.Voting;
+        r.deadline = clock + c.voteDuration;
+        delete _leader[votingId];
+        delete _extra[votingId];
+        uint32 deadline = _blockTime(p, r.deadline);
+        emit RoundReopened(votingId, deadline);
+        emit RoundOpened(votingId, 2, r.seq, r.threshold, r.eligible, deadline);
+    }
+
+    function _fail(bytes32 votingId, Round memory r, Config memory c) private {
+        (uint32 index, bytes32 head) = _append(votingId, r, bytes32(0), Status.Failed);
+        emit RoundFailed(votingId, c.fallbackPolicy, index, head);
+    }
+
+    /// @dev Whether the current attempt can no longer reach the threshold. Attempt 1 before its
+    /// quorum has no clock and cannot fail.
     // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
-    function _failed(bytes32 votingId, Round memory r, Config memory c) private view returns (bool) {
+    function _failed(bytes32 votingId, Round memory r, Config memory c, uint32 clock) private view returns (bool) {
+        if (r.deadline == 0) return false;
         uint256 deadline = r.deadline;
         uint256 left; // votes that may still arrive
         if (r.status == Status.Voting) {
             left = r.eligible - r.voted.count();
         } else {
             uint64 committed = _extra[votingId].committed;
-            if (r.status == Status.Committing && block.timestamp > deadline) deadline += c.revealDuration;
-            bool commitsOpen = r.status == Status.Committing && block.timestamp <= r.deadline;
+            if (r.status == Status.Committing && clock > deadline) deadline += c.revealDuration;
+            bool commitsOpen = r.status == Status.Committing && clock <= r.deadline;
             left = (commitsOpen ? r.eligible : committed.count()) - r.voted.count();
         }
-        return block.timestamp > deadline || uint256(r.leaderVotes) + left < r.threshold;
+        return clock > deadline || uint256(r.leaderVotes) + left < r.threshold;
     }
 
-    /// @notice Records `result` for a round handed to the failover address after two failed attempts.
+    /// @notice Records `result` for a round handed to failover, before its timeout. The failover
+    /// address of the round's config or of the current config may call.
     function resolveByFailover(bytes32 votingId, bytes32 result) external {
         if (result == bytes32(0)) revert VotingZeroResult();
         Round memory r = _rounds[votingId];
         if (r.status != Status.AwaitingFailover) revert VotingWrongStatus(votingId, r.status);
-        if (msg.sender != _configs[r.configVersion].failover) revert VotingNotFailover(msg.sender);
+        Pool memory p = _pool;
+        if (_clock(p) > r.deadline) revert VotingDeadlinePassed(votingId, _blockTime(p, r.deadline));
+        if (msg.sender != _configs[r.configVersion].failover && msg.sender != _configs[p.configVersion].failover) {
+            revert VotingNotFailover(msg.sender);
+        }
         if (result != _leader[votingId]) {
             // Keep "voters of the recorded result = voted & ~dissent" true for the counters.
             uint64 voters = _tally[_tallyKey(votingId, r.attempt, result)];

@@ -6,7 +6,7 @@ pragma solidity ^0.8.24;
 /// Each epoch's pot is split by weight into availability, consistency, accuracy and speed, and each
 /// category is shared pro rata among the points earned in it. An epoch goes through three phases:
 /// open (rounds settle into it), registration (after it ends: each worker's points are counted,
-/// by anyone, once) and claims (after the registration window: pull payments).
+/// by anyone, in resumable chunks) and claims (after the registration window: pull payments).
 interface IWorkerRewards {
     /// @notice Points of one worker in one epoch, by category.
     struct Points {
@@ -17,9 +17,9 @@ interface IWorkerRewards {
     }
 
     /// @notice An epoch as the views report it.
-    /// @param pot Funds of the epoch (funded plus rolled over into it).
-    /// @param firstIndex First chain entry of the epoch (valid once `checkpointed`).
-    /// @param endIndex One past its last chain entry (valid once the next epoch is checkpointed).
+    /// @param pot Funds of the epoch (funded, as received, plus rolled over into it).
+    /// @param firstIndex First chain entry of the epoch (rounds settled during it, by block time).
+    /// @param endIndex One past its last chain entry (final once the epoch ended).
     /// @param weights Basis points of availability, consistency, accuracy and speed.
     /// @param totals Registered points per category.
     /// @param paid Paid out in claims.
@@ -30,7 +30,6 @@ interface IWorkerRewards {
         uint256 movedOut;
         uint32 firstIndex;
         uint32 endIndex;
-        bool checkpointed;
         bool ended;
         bool settled;
         bool swept;
@@ -54,8 +53,6 @@ interface IWorkerRewards {
     error RewardsRegistrationClosed(uint256 epoch, uint256 closedAt);
     /// @notice Thrown when claiming before the registration window of `epoch` closes at `closesAt`.
     error RewardsRegistrationOpen(uint256 epoch, uint256 closesAt);
-    /// @notice Thrown when a round of the epoch still accepts late votes until `lateUntil`.
-    error RewardsRoundNotSettled(uint256 chainIndex, uint256 lateUntil);
     /// @notice Thrown when registering a worker twice for an epoch.
     error RewardsAlreadyRegistered(uint256 epoch, address worker);
     /// @notice Thrown when claiming for a worker that has no registered points in the epoch.
@@ -70,16 +67,19 @@ interface IWorkerRewards {
     error RewardsUnknownWorker(address account);
     /// @notice Thrown when a native-coin payment to `to` fails.
     error RewardsPaymentFailed(address to, uint256 amount);
+    /// @notice Thrown on `renounceOwnership`: ownership only moves in two steps.
+    error RewardsRenounceDisabled();
 
     // ---------------------------------------------------------------------------------------------
     // Events
     // ---------------------------------------------------------------------------------------------
 
-    /// @notice Emitted when `funder` adds `amount` to the pot of `epoch`.
+    /// @notice Emitted when `funder` adds `amount` (as received) to the pot of `epoch`.
     event Funded(uint256 indexed epoch, address indexed funder, uint256 amount);
-    /// @notice Emitted when an epoch's first chain entry is fixed.
-    event EpochCheckpointed(uint256 indexed epoch, uint32 firstIndex, uint16[4] weights);
-    /// @notice Emitted when a worker's points for `epoch` are registered.
+    /// @notice Emitted when a registration walk stops before the epoch's end: `cursor` is the next
+    /// chain entry to count, `end` one past the epoch's last.
+    event RegistrationProgressed(uint256 indexed epoch, address indexed worker, uint256 cursor, uint256 end);
+    /// @notice Emitted when a worker's points for `epoch` are complete and registered.
     event PointsRegistered(uint256 indexed epoch, address indexed worker, Points points);
     /// @notice Emitted once per epoch when its totals are final; `rolledOver` goes to `toEpoch`.
     event EpochSettled(uint256 indexed epoch, uint256 pot, uint64[4] totals, uint256 rolledOver, uint256 toEpoch);

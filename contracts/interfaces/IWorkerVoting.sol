@@ -1,16 +1,27 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-/// @title IWorkerVoting
-/// @notice Threshold voting of a worker pool on workflow results, with one re-run, a configured
-/// fallback, an optional commit-reveal (sealed) mode and a hash chain over every recorded result.
-interface IWorkerVoting {
+/// @title IWorkerVotingTypes
+/// @notice Types, errors and events of WorkerVoting: threshold voting of a worker pool on workflow
+/// results, with one re-run, a configured fallback, an optional commit-reveal (sealed) mode and a
+/// hash chain over every recorded result.
+interface IWorkerVotingTypes {
     // ---------------------------------------------------------------------------------------------
     // Types
     // ---------------------------------------------------------------------------------------------
 
     /// @notice Lifecycle of a round. Recorded states (Consensus, Plurality, FailoverResolved) and
-    /// Failed are final; AwaitingFailover ends when the failover address records a result.
+    /// Failed are final; AwaitingFailover ends when the failover address records a result or, after
+    /// the failover timeout, as Failed.
+    /// @custom:value None 0: no such round.
+    /// @custom:value Voting 1: open mode, taking votes (deadline 0: waiting for the quorum).
+    /// @custom:value Committing 2: sealed mode, taking commitments (deadline 0: waiting for the quorum).
+    /// @custom:value Revealing 3: sealed mode, taking reveals.
+    /// @custom:value Consensus 4: a result reached the threshold (late votes until the deadline).
+    /// @custom:value Plurality 5: recorded by the AcceptPlurality fallback.
+    /// @custom:value FailoverResolved 6: recorded by the failover address.
+    /// @custom:value Failed 7: both attempts failed and nothing was recorded (chained, zero result).
+    /// @custom:value AwaitingFailover 8: handed to the failover address until the deadline.
     enum Status {
         None,
         Voting,
@@ -21,6 +32,20 @@ interface IWorkerVoting {
         FailoverResolved,
         Failed,
         AwaitingFailover
+    }
+
+    /// @notice What a round is about; its votingId is keccak256(abi.encode(descriptor)).
+    /// @param schedule Id of what the network computes (workflow, its version and parameters).
+    /// @param windowStart Window rounds: start of the time window (unix seconds); event rounds: 0.
+    /// @param windowEnd Window rounds: end of the window; the round cannot open before it; events: 0.
+    /// @param eventKey Event rounds: hash of the event key; window rounds: 0.
+    /// @param encoding Id of the records' leaf encoding (the ABI types of a record).
+    struct Descriptor {
+        bytes32 schedule;
+        uint64 windowStart;
+        uint64 windowEnd;
+        bytes32 eventKey;
+        bytes32 encoding;
     }
 
     /// @notice What happens when the second attempt of a round fails too.
@@ -39,6 +64,7 @@ interface IWorkerVoting {
     /// @param pluralityMinVotes AcceptPlurality: least votes the plurality result needs.
     /// @param speedRank How many of the first votes (sealed mode: commits) of an attempt count as fast.
     /// @param failover Failover: the address that may record a result for a round handed to it.
+    /// @param failoverTimeout Failover: seconds a handed-over round waits before anyone may fail it.
     struct Config {
         uint8 threshold;
         bool sealedMode;
@@ -48,9 +74,14 @@ interface IWorkerVoting {
         uint8 pluralityMinVotes;
         uint8 speedRank;
         address failover;
+        uint32 failoverTimeout;
     }
 
     /// @notice A round as the views report it.
+    /// @param leaderVotes Votes for the leading (at the end: the recorded) result in the final attempt,
+    /// late votes excluded. `voted` and `dissent` include late votes.
+    /// @param deadline End of the current phase in block time (a pause moves it on); 0: the attempt
+    /// waits for its participation quorum (`threshold` distinct workers) and has no clock yet.
     struct RoundView {
         Status status;
         uint8 attempt;
@@ -70,6 +101,7 @@ interface IWorkerVoting {
     }
 
     /// @notice One entry of the result chain: a settled round (kind Failed: zero result).
+    /// @param votes Votes for `result` in the final attempt when it was recorded (late votes excluded).
     struct ChainEntry {
         bytes32 votingId;
         bytes32 result;
@@ -92,45 +124,19 @@ interface IWorkerVoting {
         uint64 agreed;
     }
 
-    /// @notice A worker's pool membership.
+    /// @notice A worker's pool membership: eligible for rounds with joinedSeq <= seq < leftSeq (no
+    /// upper bound while active).
+    /// @param late Votes it cast after their round had reached consensus (counted when cast).
+    /// @param joinedIndex Chain length when it joined: no earlier chain entry concerns it.
     struct WorkerInfo {
         bool active;
         bool retired;
         uint8 index;
         uint32 joinedSeq;
         uint32 leftSeq;
-    }
-
-    /// @notice Per-worker counters over settled rounds, i.e. chain entries (see `syncStats`).
-    /// @param eligible Rounds the worker was eligible for.
-    /// @param cast Votes (sealed mode: reveals) in the final attempt of those rounds.
-    /// @param inConsensus Votes equal to the recorded result.
-    /// @param dissenting Votes that differed from the recorded result (or in rounds with none).
-    /// @param late Votes cast after the round had reached consensus (counted when cast).
-    /// @param missed Eligible rounds without a vote (unrevealed commits count as missed).
-    /// @param syncedIndex Chain entries below this index are included.
-    struct WorkerStats {
-        uint32 eligible;
-        uint32 cast;
-        uint32 inConsensus;
-        uint32 dissenting;
         uint32 late;
-        uint32 missed;
-        uint32 syncedIndex;
+        uint32 joinedIndex;
     }
-
-    // ---------------------------------------------------------------------------------------------
-    // Views used by reward accounting
-    // ---------------------------------------------------------------------------------------------
-
-    /// @notice Chain entry `index` as masks of pool indices; see `SettledRound`.
-    function settledRound(uint256 index) external view returns (SettledRound memory);
-
-    /// @notice Membership of `worker`.
-    function workerInfo(address worker) external view returns (WorkerInfo memory);
-
-    /// @notice Current head of the result chain and its length.
-    function chainHead() external view returns (bytes32 head, uint256 length);
 
     // ---------------------------------------------------------------------------------------------
     // Errors
@@ -182,6 +188,17 @@ interface IWorkerVoting {
     error VotingNotFailover(address account);
     /// @notice Thrown when reading a chain entry past the end of the chain.
     error VotingNoSuchEntry(uint256 index, uint256 length);
+    /// @notice Thrown when voting in a round that was never opened (open it with its descriptor).
+    error VotingUnknownRound(bytes32 votingId);
+    /// @notice Thrown when a descriptor is malformed: zero schedule or encoding, an empty window, or
+    /// both a window and an event key.
+    error VotingInvalidDescriptor(bytes32 votingId);
+    /// @notice Thrown when opening a window round before its window ended at `windowEnd`.
+    error VotingWindowNotEnded(bytes32 votingId, uint256 windowEnd);
+    /// @notice Thrown on `renounceOwnership`: a pool without an owner could never be managed again.
+    error VotingRenounceDisabled();
+    /// @notice Thrown when a constructor argument is out of range; `field` names it.
+    error VotingInvalidParameter(string field);
 
     // ---------------------------------------------------------------------------------------------
     // Events
@@ -202,7 +219,8 @@ interface IWorkerVoting {
         Fallback fallbackPolicy,
         uint8 pluralityMinVotes,
         uint8 speedRank,
-        address failover
+        address failover,
+        uint32 failoverTimeout
     );
     /// @notice Emitted when the eligibility gate changes (zero address: no gate).
     event EligibilityGateUpdated(address gate, bytes32 role, uint256 roleVersion);
@@ -210,10 +228,22 @@ interface IWorkerVoting {
     event Paused(address account);
     /// @notice Emitted when votes and new rounds are allowed again.
     event Unpaused(address account);
-    /// @notice Emitted when an attempt of a round opens (attempt 2 after a failed first attempt).
+    /// @notice Emitted when a round opens, with what it is about (see `Descriptor`).
+    event RoundDescribed(
+        bytes32 indexed votingId,
+        bytes32 indexed schedule,
+        uint64 windowStart,
+        uint64 windowEnd,
+        bytes32 eventKey,
+        bytes32 encoding
+    );
+    /// @notice Emitted when an attempt of a round opens (attempt 2 after a failed first attempt);
+    /// `deadline` 0: attempt 1 waits for its participation quorum.
     event RoundOpened(
         bytes32 indexed votingId, uint8 attempt, uint32 seq, uint8 threshold, uint8 eligible, uint32 deadline
     );
+    /// @notice Emitted when `threshold` distinct workers joined attempt 1 and its clock starts.
+    event RoundStarted(bytes32 indexed votingId, uint8 attempt, uint32 deadline);
     /// @notice Emitted for each vote (sealed mode: each reveal), late votes included.
     event VoteCast(bytes32 indexed votingId, address indexed worker, uint8 attempt, bytes32 result, bool late);
     /// @notice Emitted for each commitment in sealed mode.
@@ -233,8 +263,41 @@ interface IWorkerVoting {
     /// @notice Emitted when the second attempt fails and no result is recorded; the failure is
     /// still appended to the chain (with a zero result) so the history shows it.
     event RoundFailed(bytes32 indexed votingId, Fallback fallbackPolicy, uint256 chainIndex, bytes32 head);
-    /// @notice Emitted when the second attempt fails and the round is handed to `failover`.
-    event FailoverRequested(bytes32 indexed votingId, address failover);
-    /// @notice Emitted when a worker's counters include every chain entry below `syncedIndex`.
-    event StatsSynced(address indexed worker, uint32 syncedIndex);
+    /// @notice Emitted when the second attempt fails and the round is handed to `failover`, which
+    /// (or the failover of the current config) may record a result until `timeoutAt`.
+    event FailoverRequested(bytes32 indexed votingId, address failover, uint32 timeoutAt);
+}
+
+/// @title IWorkerVoting
+/// @notice What other contracts (reward accounting) read of a WorkerVoting contract.
+interface IWorkerVoting is IWorkerVotingTypes {
+    // ---------------------------------------------------------------------------------------------
+    // Views used by reward accounting
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Chain entry `index` as masks of pool indices; see `SettledRound`.
+    function settledRound(uint256 index) external view returns (SettledRound memory);
+
+    /// @notice Up to `count` chain entries from `from` (fewer at the end of the chain).
+    function settledRounds(uint256 from, uint256 count) external view returns (SettledRound[] memory);
+
+    /// @notice Chain entries [first, end) appended (settled) during `epoch`, by block time; for the
+    /// current epoch `end` still grows.
+    function epochEntries(uint256 epoch) external view returns (uint256 first, uint256 end);
+
+    /// @notice Start of epoch 0 (deployment time).
+    function epochStart() external view returns (uint256);
+
+    /// @notice Length of an epoch in seconds.
+    function epochLength() external view returns (uint256);
+
+    /// @notice Longest vote or reveal window any config may set; a round's late votes end at most
+    /// this long after it settled.
+    function maxWindow() external view returns (uint256);
+
+    /// @notice Membership of `worker`.
+    function workerInfo(address worker) external view returns (WorkerInfo memory);
+
+    /// @notice Current head of the result chain and its length.
+    function chainHead() external view returns (bytes32 head, uint256 length);
 }
