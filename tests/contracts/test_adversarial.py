@@ -1,0 +1,435 @@
+"""Attacks of a minority of workers (and of a careless owner) on rounds, played against the contract.
+
+Each test plays one attack from the trust model and asserts that it no longer has its effect:
+fewer than `threshold` workers can neither get a result recorded, nor fail, re-run or hand over a
+round before the honest workers had their window, nor create a round that counts against others.
+"""
+
+import ape
+import pytest
+from eth_abi import encode
+from eth_utils import keccak
+
+from tests.conftest import (
+    FAILOVER_TIMEOUT,
+    HOUR,
+    ZERO_ADDRESS,
+    descriptor_id,
+    event_descriptor,
+    make_config,
+    window_descriptor,
+)
+
+TRUE, BAD, OTHER = keccak(text="honest root"), keccak(text="invented root"), keccak(text="other")
+VOTING, COMMITTING, REVEALING = 1, 2, 3
+CONSENSUS, PLURALITY, FAILOVER_RESOLVED, FAILED, AWAITING = 4, 5, 6, 7, 8
+
+
+def goto(chain, timestamp: int) -> None:
+    chain.pending_timestamp = timestamp
+    chain.mine()
+
+
+def salt_of(worker) -> bytes:
+    return keccak(text=f"salt of {worker.address}")
+
+
+def sealed_commitment(voting, chain, worker, voting_id, result, attempt) -> bytes:
+    types = ["bytes32", "bytes32", "address", "bytes32", "uint8", "uint256", "address"]
+    values = [result, salt_of(worker), worker.address, voting_id, attempt]
+    return keccak(encode(types, [*values, chain.chain_id, voting.address]))
+
+
+# -------------------------------------------------------------------------------------------------
+# Pre-opened rounds
+# -------------------------------------------------------------------------------------------------
+
+
+def test_open__window_round_before_its_end_reverts(create_voting, chain):
+    net = create_voting("3/5")
+    end = chain.pending_timestamp + HOUR
+    descriptor = window_descriptor(end - HOUR, end)
+    with ape.reverts(
+        net.voting.VotingWindowNotEnded, votingId=descriptor_id(descriptor), windowEnd=end
+    ):
+        net.voting.openAndVote(descriptor, BAD, sender=net.workers[0])
+    # The exact second the window ends, the round opens.
+    chain.pending_timestamp = end
+    net.voting.openAndVote(descriptor, TRUE, sender=net.workers[0])
+    assert net.voting.roundState(descriptor_id(descriptor)).status == VOTING
+
+
+def test_vote__round_never_opened_reverts(create_voting):
+    net = create_voting("2/3")
+    voting_id = descriptor_id(event_descriptor("nobody opened this"))
+    with ape.reverts(net.voting.VotingUnknownRound, votingId=voting_id):
+        net.voting.vote(voting_id, BAD, sender=net.workers[0])
+    with ape.reverts(net.voting.VotingUnknownRound, votingId=voting_id):
+        net.voting.commit(voting_id, BAD, sender=net.workers[0])
+
+
+@pytest.mark.parametrize(
+    "descriptor",
+    [
+        (b"\x00" * 32, 0, 0, keccak(text="k"), keccak(text="enc")),  # no schedule
+        (keccak(text="s"), 0, 0, keccak(text="k"), b"\x00" * 32),  # no encoding
+        (keccak(text="s"), 10, 10, b"\x00" * 32, keccak(text="enc")),  # empty window
+        (keccak(text="s"), 0, 10, keccak(text="k"), keccak(text="enc")),  # window and event
+        (keccak(text="s"), 5, 0, keccak(text="k"), keccak(text="enc")),  # start on an event
+    ],
+)
+def test_open__malformed_descriptor_reverts(create_voting, descriptor):
+    net = create_voting("2/3")
+    with ape.reverts(net.voting.VotingInvalidDescriptor, votingId=descriptor_id(descriptor)):
+        net.voting.openAndVote(descriptor, TRUE, sender=net.workers[0])
+
+
+@pytest.mark.parametrize("fallback", ["alert", "plurality", "failover"])
+def test_early_opener__cannot_expire_a_window_round(create_voting, chain, failover_account, fallback):
+    """A worker opens a window round the second it ends, votes an invented result and calls
+    finalize at every deadline it could have made; the honest workers come hours later and
+    still decide the round in attempt 1."""
+    extra = {"plurality_min_votes": 2} if fallback == "plurality" else {}
+    if fallback == "failover":
+        extra = {"failover": failover_account.address}
+    net = create_voting("3/5", fallback=fallback, **extra)
+    voting, (attacker, *honest) = net.voting, net.workers
+    end = chain.pending_timestamp
+    descriptor = window_descriptor(end - HOUR, end)
+    voting_id = descriptor_id(descriptor)
+    voting.openAndVote(descriptor, BAD, sender=attacker)
+    for hours in (1, 2, 3, 30 * 24):
+        goto(chain, end + hours * HOUR + 1)
+        with ape.reverts(voting.VotingNothingToFinalize, votingId=voting_id):
+            voting.finalize(voting_id, sender=attacker)
+    assert voting.roundState(voting_id).deadline == 0
+    for worker in honest[:3]:
+        voting.openAndVote(descriptor, TRUE, sender=worker)
+    state = voting.roundState(voting_id)
+    assert (state.status, state.attempt, voting.resultOf(voting_id)) == (CONSENSUS, 1, TRUE)
+
+
+def test_quorum__starts_the_clock_with_the_threshold_th_voter(create_voting, chain):
+    net = create_voting("3/5")
+    voting, w = net.voting, net.workers
+    descriptor = event_descriptor("settlement 1")
+    voting_id = descriptor_id(descriptor)
+    voting.openAndVote(descriptor, BAD, sender=w[0])
+    voting.vote(voting_id, OTHER, sender=w[1])
+    assert voting.roundState(voting_id).deadline == 0
+    receipt = voting.vote(voting_id, TRUE, sender=w[2])
+    deadline = receipt.timestamp + HOUR
+    assert receipt.events[-1] == voting.RoundStarted(votingId=voting_id, attempt=1, deadline=deadline)
+    assert voting.roundState(voting_id).deadline == deadline
+
+
+# -------------------------------------------------------------------------------------------------
+# Colluding minorities and the plurality fallback
+# -------------------------------------------------------------------------------------------------
+
+
+def test_plurality_min_votes_below_floor_reverts(project, owner):
+    with ape.reverts(project.WorkerVoting.VotingInvalidConfig, field="pluralityMinVotes"):
+        owner.deploy(
+            project.WorkerVoting,
+            owner,
+            make_config(fallback="plurality", plurality_min_votes=1),
+            24 * HOUR,
+            2 * HOUR,
+        )
+
+
+@pytest.mark.parametrize(("threshold", "minority"), [("3/5", 1), ("3/5", 2), ("4/7", 3)])
+def test_minority__alone_never_starts_a_round(create_voting, chain, threshold, minority):
+    net = create_voting(threshold, fallback="plurality", plurality_min_votes=2)
+    voting = net.voting
+    descriptor = event_descriptor("throw-away")
+    voting_id = descriptor_id(descriptor)
+    voting.openAndVote(descriptor, BAD, sender=net.workers[0])
+    for worker in net.workers[1:minority]:
+        voting.vote(voting_id, BAD, sender=worker)
+    goto(chain, chain.pending_timestamp + 40 * 24 * HOUR)
+    with ape.reverts(voting.VotingNothingToFinalize, votingId=voting_id):
+        voting.finalize(voting_id, sender=net.workers[0])
+    assert voting.chainHead()[1] == 0
+    assert voting.resultOf(voting_id) == b"\x00" * 32
+
+
+@pytest.mark.parametrize(("threshold", "minority"), [("3/5", 2), ("4/7", 2), ("4/7", 3)])
+def test_minority__attempt_two_alone_gets_no_plurality(create_voting, chain, threshold, minority):
+    """Attempt 1 ran with honest voters (the quorum); in attempt 2 only the colluders vote."""
+    net = create_voting(threshold, fallback="plurality", plurality_min_votes=2)
+    voting, m = net.voting, net.threshold
+    colluders, honest = net.workers[:minority], net.workers[minority:]
+    descriptor = event_descriptor("split hour")
+    voting_id = descriptor_id(descriptor)
+    voting.openAndVote(descriptor, BAD, sender=colluders[0])
+    for worker in colluders[1:]:
+        voting.vote(voting_id, BAD, sender=worker)
+    for i, worker in enumerate(honest[: m - minority]):
+        voting.vote(voting_id, keccak(text=f"honest {i}"), sender=worker)
+    goto(chain, voting.roundState(voting_id).deadline + 1)
+    voting.finalize(voting_id, sender=colluders[0])
+    for worker in colluders:
+        voting.vote(voting_id, BAD, sender=worker)
+    goto(chain, voting.roundState(voting_id).deadline + 1)
+    receipt = voting.finalize(voting_id, sender=colluders[0])
+    assert voting.roundState(voting_id).status == FAILED
+    assert voting.resultOf(voting_id) == b"\x00" * 32
+    assert receipt.events[-1].event_name == "RoundFailed"
+
+
+def test_plurality__with_attempt_two_quorum_records_leader(create_voting, chain):
+    """The same split with `threshold` distinct voters in attempt 2 is a real plurality."""
+    net = create_voting("3/5", fallback="plurality", plurality_min_votes=2)
+    voting, w = net.voting, net.workers
+    descriptor = event_descriptor("split hour")
+    voting_id = descriptor_id(descriptor)
+    voting.openAndVote(descriptor, TRUE, sender=w[0])
+    voting.vote(voting_id, OTHER, sender=w[1])
+    voting.vote(voting_id, BAD, sender=w[2])
+    goto(chain, voting.roundState(voting_id).deadline + 1)
+    voting.finalize(voting_id, sender=w[0])
+    for worker, result in zip(w[:3], [TRUE, TRUE, OTHER]):
+        voting.vote(voting_id, result, sender=worker)
+    goto(chain, voting.roundState(voting_id).deadline + 1)
+    voting.finalize(voting_id, sender=w[0])
+    assert (voting.roundState(voting_id).status, voting.resultOf(voting_id)) == (PLURALITY, TRUE)
+
+
+# -------------------------------------------------------------------------------------------------
+# Pause
+# -------------------------------------------------------------------------------------------------
+
+
+def test_pause__longer_than_the_window_fails_nothing(create_voting, chain, owner):
+    net = create_voting("3/5")
+    voting, w = net.voting, net.workers
+    descriptor = event_descriptor("paused hour")
+    voting_id = descriptor_id(descriptor)
+    voting.openAndVote(descriptor, TRUE, sender=w[0])
+    voting.vote(voting_id, TRUE, sender=w[1])
+    voting.vote(voting_id, OTHER, sender=w[2])  # quorum: the clock runs
+    deadline = voting.roundState(voting_id).deadline
+    paused_at = voting.pause(sender=owner).timestamp
+    goto(chain, deadline + 5 * HOUR)
+    with ape.reverts(voting.VotingNothingToFinalize, votingId=voting_id):
+        voting.finalize(voting_id, sender=w[0])
+    resumed_at = voting.unpause(sender=owner).timestamp
+    shifted = deadline + (resumed_at - paused_at)
+    assert voting.roundState(voting_id).deadline == shifted
+    assert voting.poolState().pausedFor == resumed_at - paused_at
+    # The last second of the window still takes a vote; one second later finalize fails it.
+    chain.pending_timestamp = shifted
+    receipt = voting.vote(voting_id, TRUE, sender=w[3])
+    assert receipt.events[-1].event_name == "ResultRecorded"
+    assert voting.resultOf(voting_id) == TRUE
+
+
+def test_pause__deadline_second_is_exact(create_voting, chain, owner):
+    net = create_voting("2/3")
+    voting, w = net.voting, net.workers
+    descriptor = event_descriptor("exact")
+    voting_id = descriptor_id(descriptor)
+    voting.openAndVote(descriptor, TRUE, sender=w[0])
+    voting.vote(voting_id, OTHER, sender=w[1])
+    deadline = voting.roundState(voting_id).deadline
+    paused_at = voting.pause(sender=owner).timestamp
+    chain.pending_timestamp = paused_at + 100
+    resumed_at = voting.unpause(sender=owner).timestamp
+    shifted = deadline + (resumed_at - paused_at)
+    chain.pending_timestamp = shifted
+    with ape.reverts(voting.VotingNothingToFinalize, votingId=voting_id):
+        voting.finalize(voting_id, sender=w[0])
+    chain.pending_timestamp = shifted + 1
+    receipt = voting.finalize(voting_id, sender=w[0])
+    assert receipt.events[0] == voting.RoundReopened(votingId=voting_id, deadline=shifted + 1 + HOUR)
+
+
+# -------------------------------------------------------------------------------------------------
+# Failover
+# -------------------------------------------------------------------------------------------------
+
+
+def _to_failover(net, chain) -> bytes:
+    voting, w = net.voting, net.workers
+    descriptor = event_descriptor("failover hour")
+    voting_id = descriptor_id(descriptor)
+    voting.openAndVote(descriptor, TRUE, sender=w[0])
+    voting.vote(voting_id, OTHER, sender=w[1])
+    for _attempt in (1, 2):
+        goto(chain, voting.roundState(voting_id).deadline + 1)
+        voting.finalize(voting_id, sender=w[0])
+    assert voting.roundState(voting_id).status == AWAITING
+    return voting_id
+
+
+def test_failover__timeout_chains_the_round_as_failed(create_voting, chain, failover_account):
+    net = create_voting("2/3", fallback="failover", failover=failover_account.address)
+    voting = net.voting
+    voting_id = _to_failover(net, chain)
+    timeout_at = voting.roundState(voting_id).deadline
+    chain.pending_timestamp = timeout_at
+    with ape.reverts(voting.VotingNothingToFinalize, votingId=voting_id):
+        voting.finalize(voting_id, sender=net.workers[2])
+    chain.pending_timestamp = timeout_at + 1
+    receipt = voting.finalize(voting_id, sender=net.workers[2])
+    head, length = voting.chainHead()
+    assert receipt.events == [
+        voting.RoundFailed(votingId=voting_id, fallbackPolicy=2, chainIndex=0, head=head)
+    ]
+    assert (voting.roundState(voting_id).status, length) == (FAILED, 1)
+    with ape.reverts(voting.VotingWrongStatus, votingId=voting_id, status=FAILED):
+        voting.resolveByFailover(voting_id, TRUE, sender=failover_account)
+
+
+def test_failover__request_names_its_timeout(create_voting, chain, failover_account):
+    net = create_voting("2/3", fallback="failover", failover=failover_account.address)
+    voting, w = net.voting, net.workers
+    descriptor = event_descriptor("failover hour")
+    voting_id = descriptor_id(descriptor)
+    voting.openAndVote(descriptor, TRUE, sender=w[0])
+    voting.vote(voting_id, OTHER, sender=w[1])
+    goto(chain, voting.roundState(voting_id).deadline + 1)
+    voting.finalize(voting_id, sender=w[0])
+    goto(chain, voting.roundState(voting_id).deadline + 1)
+    receipt = voting.finalize(voting_id, sender=w[0])
+    assert receipt.events == [
+        voting.FailoverRequested(
+            votingId=voting_id,
+            failover=failover_account,
+            timeoutAt=receipt.timestamp + FAILOVER_TIMEOUT,
+        )
+    ]
+
+
+def test_failover__lost_key_replaced_by_new_config(
+    create_voting, chain, owner, failover_account, outsider
+):
+    net = create_voting("2/3", fallback="failover", failover=failover_account.address)
+    voting = net.voting
+    voting_id = _to_failover(net, chain)
+    voting.setConfig(
+        make_config(threshold=2, fallback="failover", failover=outsider.address), sender=owner
+    )
+    with ape.reverts(voting.VotingNotFailover, account=net.workers[0]):
+        voting.resolveByFailover(voting_id, TRUE, sender=net.workers[0])
+    voting.resolveByFailover(voting_id, TRUE, sender=outsider)
+    assert (voting.roundState(voting_id).status, voting.resultOf(voting_id)) == (
+        FAILOVER_RESOLVED,
+        TRUE,
+    )
+
+
+def test_failover__resolve_after_timeout_reverts(create_voting, chain, failover_account):
+    net = create_voting("2/3", fallback="failover", failover=failover_account.address)
+    voting = net.voting
+    voting_id = _to_failover(net, chain)
+    timeout_at = voting.roundState(voting_id).deadline
+    chain.pending_timestamp = timeout_at + 1
+    with ape.reverts(voting.VotingDeadlinePassed, votingId=voting_id, deadline=timeout_at):
+        voting.resolveByFailover(voting_id, TRUE, sender=failover_account)
+
+
+@pytest.mark.parametrize(
+    ("fallback", "failover_timeout"), [("failover", 0), ("failover", 31 * 24 * HOUR), ("alert", 60)]
+)
+def test_config__failover_timeout_out_of_range_reverts(
+    create_voting, owner, failover_account, fallback, failover_timeout
+):
+    net = create_voting("2/3")
+    failover = failover_account.address if fallback == "failover" else ZERO_ADDRESS
+    config = make_config(fallback=fallback, failover=failover, failover_timeout=failover_timeout)
+    with ape.reverts(net.voting.VotingInvalidConfig, field="failoverTimeout"):
+        net.voting.setConfig(config, sender=owner)
+
+
+# -------------------------------------------------------------------------------------------------
+# Sealed mode: the attempt-2 copier
+# -------------------------------------------------------------------------------------------------
+
+
+def test_sealed_copier__earns_no_speed_in_attempt_two(create_voting, chain):
+    """Attempt 1 splits and its reveals are public; in attempt 2 the copier commits the leading
+    result first. Speed ranks stay with attempt 1's commit order."""
+    net = create_voting("3/5", sealed=True, speed_rank=2)
+    voting, (a, b, c, d, copier) = net.voting, net.workers
+    descriptor = event_descriptor("sealed split")
+    voting_id = descriptor_id(descriptor)
+
+    def commit(worker, result, attempt, opening=False):
+        value = sealed_commitment(voting, chain, worker, voting_id, result, attempt)
+        if opening:
+            voting.openAndCommit(descriptor, value, sender=worker)
+        else:
+            voting.commit(voting_id, value, sender=worker)
+
+    commit(a, TRUE, 1, opening=True)
+    commit(b, TRUE, 1)
+    commit(c, OTHER, 1)  # quorum
+    goto(chain, voting.roundState(voting_id).deadline + 1)
+    for worker, result in ((a, TRUE), (b, TRUE), (c, OTHER)):
+        voting.reveal(voting_id, result, salt_of(worker), sender=worker)
+    goto(chain, voting.roundState(voting_id).deadline + 1)
+    voting.finalize(voting_id, sender=a)
+    assert voting.roundState(voting_id).attempt == 2
+    commit(copier, TRUE, 2)  # first in attempt 2, copying attempt 1's leader
+    commit(d, TRUE, 2)
+    commit(a, TRUE, 2)
+    state = voting.roundState(voting_id)
+    assert state.early == (1 << 0) | (1 << 1)  # a and b: attempt 1's first two commits
+    goto(chain, state.deadline + 1)
+    for worker in (copier, d, a):
+        voting.reveal(voting_id, TRUE, salt_of(worker), sender=worker)
+    settled = voting.settledRound(0)
+    assert settled.agreed & (1 << 4) and not settled.early & (1 << 4)
+    assert settled.early & settled.agreed == 1 << 0
+
+
+# -------------------------------------------------------------------------------------------------
+# Membership and ownership
+# -------------------------------------------------------------------------------------------------
+
+
+def test_reveal__removed_and_late_joined_workers_revert(create_voting, chain, owner, outsider):
+    net = create_voting("3/4", sealed=True)
+    voting, w = net.voting, net.workers
+    descriptor = event_descriptor("sealed members")
+    voting_id = descriptor_id(descriptor)
+    value = sealed_commitment(voting, chain, w[0], voting_id, TRUE, 1)
+    voting.openAndCommit(descriptor, value, sender=w[0])
+    for worker in w[1:3]:
+        voting.commit(voting_id, sealed_commitment(voting, chain, worker, voting_id, TRUE, 1),
+                      sender=worker)  # fmt: skip
+    voting.removeWorker(w[0], sender=owner)
+    voting.addWorker(outsider, sender=owner)  # takes w[0]'s pool index
+    goto(chain, voting.roundState(voting_id).deadline + 1)
+    with ape.reverts(voting.VotingNotWorker, account=w[0]):
+        voting.reveal(voting_id, TRUE, salt_of(w[0]), sender=w[0])
+    with ape.reverts(voting.VotingNotEligible, votingId=voting_id, worker=outsider):
+        voting.reveal(voting_id, TRUE, salt_of(outsider), sender=outsider)
+
+
+def test_renounce_ownership__reverts_and_keeps_owner(project, create_voting, owner):
+    net = create_voting("2/3")
+    with ape.reverts(net.voting.VotingRenounceDisabled):
+        net.voting.renounceOwnership(sender=owner)
+    assert net.voting.owner() == owner
+    rewards = owner.deploy(
+        project.WorkerRewards, owner, net.voting, ZERO_ADDRESS, 3 * HOUR, 30 * 24 * HOUR,
+        [2500, 2500, 2500, 2500],
+    )  # fmt: skip
+    with ape.reverts(rewards.RewardsRenounceDisabled):
+        rewards.renounceOwnership(sender=owner)
+    assert rewards.owner() == owner
+
+
+def test_admin_module__direct_calls_touch_nothing_of_the_pool(project, create_voting, owner):
+    """The module runs on the voting contract's storage only through delegatecall; its own
+    owner is the voting contract, so nobody can administer it directly."""
+    net = create_voting("2/3")
+    module = project.WorkerPoolAdmin.at(net.voting.admin())
+    assert module.owner() == net.voting.address
+    with ape.reverts(module.OwnableUnauthorizedAccount, account=owner):
+        module.addWorker(owner, sender=owner)
+    assert net.voting.workers() == [w.address for w in net.workers]
