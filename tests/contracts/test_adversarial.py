@@ -1,4 +1,4 @@
-"""Attacks of a minority of workers (and of a careless owner) on rounds, played against the contract.
+"""Attacks of a minority of workers (and of a careless owner) on rounds, played on the contract.
 
 Each test plays one attack from the trust model and asserts that it no longer has its effect:
 fewer than `threshold` workers can neither get a result recorded, nor fail, re-run or hand over a
@@ -85,7 +85,9 @@ def test_open__malformed_descriptor_reverts(create_voting, descriptor):
 
 
 @pytest.mark.parametrize("fallback", ["alert", "plurality", "failover"])
-def test_early_opener__cannot_expire_a_window_round(create_voting, chain, failover_account, fallback):
+def test_early_opener__cannot_expire_a_window_round(
+    create_voting, chain, failover_account, fallback
+):
     """A worker opens a window round the second it ends, votes an invented result and calls
     finalize at every deadline it could have made; the honest workers come hours later and
     still decide the round in attempt 1."""
@@ -119,7 +121,8 @@ def test_quorum__starts_the_clock_with_the_threshold_th_voter(create_voting, cha
     assert voting.roundState(voting_id).deadline == 0
     receipt = voting.vote(voting_id, TRUE, sender=w[2])
     deadline = receipt.timestamp + HOUR
-    assert receipt.events[-1] == voting.RoundStarted(votingId=voting_id, attempt=1, deadline=deadline)
+    started = voting.RoundStarted(votingId=voting_id, attempt=1, deadline=deadline)
+    assert receipt.events[-1] == started
     assert voting.roundState(voting_id).deadline == deadline
 
 
@@ -243,7 +246,8 @@ def test_pause__deadline_second_is_exact(create_voting, chain, owner):
         voting.finalize(voting_id, sender=w[0])
     chain.pending_timestamp = shifted + 1
     receipt = voting.finalize(voting_id, sender=w[0])
-    assert receipt.events[0] == voting.RoundReopened(votingId=voting_id, deadline=shifted + 1 + HOUR)
+    reopened = voting.RoundReopened(votingId=voting_id, deadline=shifted + 1 + HOUR)
+    assert receipt.events[0] == reopened
 
 
 # -------------------------------------------------------------------------------------------------
