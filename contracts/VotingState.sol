@@ -28,6 +28,7 @@ abstract contract VotingState is WorkerPool {
 
     /// @dev Appends a settled round to the chain and to the epoch of this block:
     /// head' = keccak256(abi.encode(head, index, votingId, result, attempt, votes, kind)).
+    // slither-disable-next-line incorrect-equality -- chain indices and epoch numbers compare exactly
     function _append(bytes32 votingId, Round memory r, bytes32 result, Status kind)
         internal
         returns (uint32 index, bytes32 head)
@@ -100,7 +101,6 @@ abstract contract VotingState is WorkerPool {
 
     /// @notice Entry `index` of the result chain. Recompute the heads from `genesis` with
     /// keccak256(abi.encode(prevHead, index, votingId, result, attempt, votes, kind)) to verify it.
-    // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
     function chainEntry(uint256 index) external view returns (ChainEntry memory) {
         bytes32 votingId = _entry(index);
         Round memory r = _rounds[votingId];

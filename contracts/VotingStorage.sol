@@ -87,9 +87,13 @@ abstract contract VotingStorage is IWorkerVotingTypes, Ownable2Step {
     Pool internal _pool;
     mapping(address worker => Worker) internal _workers;
     mapping(uint16 version => Config) internal _configs;
+    // slither-disable-next-line uninitialized-state -- written by WorkerPoolAdmin, which runs on this storage through delegatecall
     address[MAX_WORKERS] internal _holders;
+    // slither-disable-next-line uninitialized-state,constable-states -- written by WorkerPoolAdmin, which runs on this storage through delegatecall
     IEligibility internal _gate;
+    // slither-disable-next-line uninitialized-state,constable-states -- written by WorkerPoolAdmin, which runs on this storage through delegatecall
     bytes32 internal _role;
+    // slither-disable-next-line uninitialized-state,constable-states -- written by WorkerPoolAdmin, which runs on this storage through delegatecall
     uint256 internal _roleVersion;
 
     mapping(bytes32 votingId => Round) internal _rounds;
@@ -99,6 +103,7 @@ abstract contract VotingStorage is IWorkerVotingTypes, Ownable2Step {
     mapping(bytes32 votingId => mapping(address worker => bytes32)) internal _commitments;
     mapping(uint256 index => bytes32 votingId) internal _chain;
     mapping(uint256 epoch => EpochEntries) internal _epochEntries;
+    // slither-disable-next-line constable-states -- set by WorkerVoting's constructor, moved by every chain entry
     bytes32 internal _head;
 
     uint256 internal immutable _maxWindow;
@@ -117,6 +122,7 @@ abstract contract VotingStorage is IWorkerVotingTypes, Ownable2Step {
     }
 
     /// @dev Block time at which the round clock reads `at` (while paused: as if unpaused now).
+    // slither-disable-next-line incorrect-equality -- 0 is the "no clock yet" marker, not a time
     function _blockTime(Pool memory p, uint32 at) internal view returns (uint32) {
         if (at == 0) return 0;
         return at + p.pausedTotal + (p.paused ? uint32(block.timestamp) - p.pausedAt : 0);

@@ -79,7 +79,6 @@ abstract contract WorkerPool is VotingStorage, IWorkerVoting {
         // slither-disable-next-line assembly -- forwards calldata and returndata unchanged
         assembly {
             calldatacopy(0, 0, calldatasize())
-            // slither-disable-next-line controlled-delegatecall -- the target is the immutable module deployed by the constructor
             let ok := delegatecall(gas(), target, 0, calldatasize(), 0, 0)
             returndatacopy(0, 0, returndatasize())
             if iszero(ok) { revert(0, returndatasize()) }

@@ -109,6 +109,7 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
     /// @notice Adds `amount` to the pot of `epoch` (the current one or a later one). Native coin:
     /// send `amount` as value; token: approve this contract for `amount` first. A token that takes a
     /// fee on transfer is credited with what arrived.
+    // slither-disable-next-line incorrect-equality -- zero received is refused, not compared as a balance
     function fund(uint256 epoch, uint256 amount) external payable nonReentrant {
         uint256 current = currentEpoch();
         if (epoch < current) revert RewardsEpochEnded(epoch, current);
@@ -127,6 +128,7 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
     }
 
     /// @notice Sets the category weights (basis points, summing to 10000) from the next epoch on.
+    // slither-disable-next-line incorrect-equality -- epoch numbers compare exactly
     function setWeights(uint16[4] calldata newWeights) external onlyOwner {
         _checkWeights(newWeights);
         uint64 from = uint64(currentEpoch() + 1);
@@ -267,6 +269,7 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
     }
 
     /// @dev Ended, registration closed, not swept; settles the epoch on first use.
+    // slither-disable-next-line incorrect-equality -- a category total of exactly zero means nobody earned it
     function _requireClaimable(uint256 epoch) private {
         uint256 current = currentEpoch();
         if (epoch >= current) revert RewardsEpochNotEnded(epoch);
@@ -395,8 +398,8 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
         if (first < w.joinedIndex) first = w.joinedIndex;
         if (first >= end) return p;
         IWorkerVotingTypes.SettledRound[] memory rounds = voting.settledRounds(first, end - first);
-        uint256 eligible;
-        uint256 tookPart;
+        uint256 eligible = 0;
+        uint256 tookPart = 0;
         for (uint256 i; i < rounds.length; ++i) {
             IWorkerVotingTypes.SettledRound memory r = rounds[i];
             if (r.seq < w.joinedSeq || (!w.active && r.seq >= w.leftSeq)) continue;
@@ -421,8 +424,7 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
         if (!open || !reg.registered || reg.claimed || ep.swept) return shares;
         if (!ep.settled) {
             // Not settled yet: the shares the first claim will pay, with the epoch's weights.
-            uint16[4] memory weights = _weightsOf(epoch);
-            return _sharesWith(_potsFor(ep.pot, weights), ep, reg);
+            return _sharesWith(_potsFor(ep.pot, _weightsOf(epoch)), ep, reg);
         }
         return _shares(ep, reg);
     }

@@ -302,6 +302,7 @@ contract WorkerVoting is VotingState {
 
     /// @dev Attempt 2: fresh tallies, a full window from now. Sealed mode keeps attempt 1's speed
     /// ranks (commit order), as attempt 1's reveals are public by now.
+    // slither-disable-next-line incorrect-equality -- a flag test; only Round.deadline comes from block.timestamp
     function _rerun(bytes32 votingId, Round memory r, Config memory c, Pool memory p, uint32 clock) private {
         r.attempt = 2;
         r.voted = 0;
