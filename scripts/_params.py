@@ -4,13 +4,11 @@ Every check runs before anything is sent. Problems are reported by field path, f
 `params.reward.weights: must sum to 10000, got 9000`.
 """
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
 
 import click
 import yaml
-from eth_utils import is_address, keccak, to_checksum_address
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -21,71 +19,29 @@ from pydantic import (
     field_validator,
 )
 
-MAX_WORKERS = 64  # WorkerPool.MAX_WORKERS
-BPS = 10_000
-HOUR = 3600
-DAY = 24 * HOUR
-ZERO_ADDRESS = "0x" + "00" * 20
-FALLBACK_CODES = {"alert": 0, "plurality": 1, "failover": 2}
-WEIGHT_NAMES = ("availability", "consistency", "accuracy", "speed")
-_UNITS = {"s": 1, "m": 60, "h": HOUR, "d": DAY, "w": 7 * DAY}
-_BYTES32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
-_ROLE_LABEL = re.compile(r"^[a-z0-9_-]+$")
-
-
-# -------------------------------------------------------------------------------------------------
-# Field types
-# -------------------------------------------------------------------------------------------------
-
-
-def _address(value: Any) -> str:
-    """A non-zero address, returned checksummed; lower-case or correctly checksummed input."""
-    if isinstance(value, str) and "REPLACE" in value.upper():
-        raise ValueError(f"placeholder {value!r}: replace it with a real address")
-    if not isinstance(value, str) or not is_address(value):
-        raise ValueError(f"not an address: {value!r}")
-    if int(value, 16) == 0:
-        raise ValueError("must not be the zero address")
-    return to_checksum_address(value)
-
-
-def parse_duration(value: Any) -> int:
-    """Seconds from an integer or a string with a unit: `90`, `90s`, `30m`, `1h`, `7d`, `2w`."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    if isinstance(value, int):
-        return value
-    match = re.fullmatch(r"\s*(\d+)\s*([smhdw]?)\s*", str(value))
-    if not match:
-        raise ValueError(f"not a duration (seconds, or a number with s, m, h, d or w): {value!r}")
-    number, unit = match.groups()
-    return int(number) * _UNITS[unit or "s"]
-
-
-def _weights(value: Any) -> Any:
-    """Accepts the four weights as a list or as a mapping by category name."""
-    if isinstance(value, dict):
-        unknown = set(value) - set(WEIGHT_NAMES)
-        if unknown:
-            raise ValueError(f"unknown categories {sorted(unknown)}; use {list(WEIGHT_NAMES)}")
-        missing = [name for name in WEIGHT_NAMES if name not in value]
-        if missing:
-            raise ValueError(f"missing categories {missing}")
-        return [value[name] for name in WEIGHT_NAMES]
-    return value
-
-
-def namehash(name: str) -> bytes:
-    """ENS namehash of a dotted name: how Energy Web IAM identifies a role on chain."""
-    node = b"\x00" * 32
-    for label in reversed(name.split(".")):
-        node = keccak(node + keccak(text=label))
-    return node
-
-
-Address = Annotated[str, BeforeValidator(_address)]
-Duration = Annotated[int, BeforeValidator(parse_duration)]
-Weight = Annotated[int, Field(ge=0, le=BPS)]
+from scripts._param_types import (  # noqa: F401 (re-exported for the scripts and tests)
+    BLOCK_TIME,
+    BPS,
+    BYTES32,
+    DAY,
+    FALLBACK_CODES,
+    HOUR,
+    MAX_DURATION,
+    MAX_WORKERS,
+    MIN_PLURALITY_VOTES,
+    MIN_REGISTRATION,
+    MIN_WINDOW_BLOCKS,
+    ROLE_LABEL,
+    WEIGHT_NAMES,
+    ZERO_ADDRESS,
+    Address,
+    Duration,
+    Weight,
+    address,
+    namehash,
+    parse_duration,
+    weights_list,
+)
 
 
 class _Section(BaseModel):
@@ -121,13 +77,17 @@ class FallbackParams(_Section):
     policy: Literal["alert", "plurality", "failover"] = "alert"
     min_votes: int = Field(0, ge=0, le=255)
     failover: Address | None = None
+    failover_timeout: Duration | None = None
 
     @field_validator("min_votes")
     @classmethod
     def _check_min_votes(cls, value: int, info: ValidationInfo) -> int:
         policy = info.data.get("policy")
-        if policy == "plurality" and value == 0:
-            raise ValueError("policy plurality needs min_votes >= 1")
+        if policy == "plurality" and value < MIN_PLURALITY_VOTES:
+            raise ValueError(
+                f"policy plurality needs min_votes >= {MIN_PLURALITY_VOTES} (one worker alone "
+                f"never decides), got {value}"
+            )
         if policy not in (None, "plurality") and value != 0:
             raise ValueError(f"only policy plurality uses min_votes; policy is {policy}")
         return value
@@ -141,16 +101,34 @@ class FallbackParams(_Section):
             raise ValueError(f"policy {policy} {need}")
         return value
 
+    @field_validator("failover_timeout", mode="after")
+    @classmethod
+    def _check_timeout(cls, value: int | None, info: ValidationInfo) -> int | None:
+        policy = info.data.get("policy")
+        if policy == "failover" and value is None:
+            raise ValueError(
+                "policy failover needs failover_timeout (how long the failover address may "
+                "decide before anyone may fail the round), e.g. 1d"
+            )
+        if policy not in (None, "failover") and value is not None:
+            raise ValueError(f"only policy failover uses failover_timeout; policy is {policy}")
+        if value is not None and not 1 <= value <= MAX_DURATION:
+            raise ValueError(f"must be 1 s to 30 d ({MAX_DURATION} s), got {value}")
+        return value
+
 
 class VotingParams(_Section):
     """Round parameters of WorkerVoting (its `Config` struct)."""
 
     threshold: int = Field(0, ge=0, le=MAX_WORKERS)
     mode: Literal["open", "sealed"] = "open"
-    vote_duration: Duration = Field(ge=1, le=30 * DAY)
-    reveal_duration: Duration = Field(0, ge=0, le=30 * DAY)
+    vote_duration: Duration = Field(ge=1, le=MAX_DURATION)
+    reveal_duration: Duration = Field(0, ge=0, le=MAX_DURATION)
     fallback: FallbackParams = FallbackParams()
     speed_rank: int = Field(3, ge=0, le=MAX_WORKERS)
+    # Fixed at deployment (a WorkerVoting constructor argument, not part of its Config); None: half
+    # of reward.registration_window (see `DeployParams.max_window`).
+    max_window: Duration | None = Field(None, ge=1, le=MAX_DURATION)
 
     @field_validator("reveal_duration")
     @classmethod
@@ -173,12 +151,21 @@ class VotingParams(_Section):
             self.fallback.min_votes,
             self.speed_rank,
             self.fallback.failover or ZERO_ADDRESS,
+            self.fallback.failover_timeout or 0,
         )
+
+    def window_problem(self, max_window: int) -> str | None:
+        """Why the vote or reveal window does not fit `max_window` seconds, or None."""
+        for name in ("vote_duration", "reveal_duration"):
+            value = getattr(self, name)
+            if value > max_window:
+                return f"voting.{name} ({value} s) exceeds the longest window, {max_window} s"
+        return None
 
 
 def voting_fields(config: Any) -> dict:
     """The fields of `VotingParams` from an on-chain `Config` struct (a tuple in field order)."""
-    threshold, sealed, vote, reveal, policy_code, min_votes, speed_rank, failover = config
+    threshold, sealed, vote, reveal, policy_code, min_votes, speed_rank, failover, timeout = config
     policy = {code: name for name, code in FALLBACK_CODES.items()}[int(policy_code)]
     return {
         "threshold": threshold,
@@ -189,6 +176,7 @@ def voting_fields(config: Any) -> dict:
             "policy": policy,
             "min_votes": min_votes,
             "failover": None if int(failover, 16) == 0 else failover,
+            "failover_timeout": timeout or None,
         },
         "speed_rank": speed_rank,
     }
@@ -198,7 +186,7 @@ class RewardParams(_Section):
     """WorkerRewards constructor arguments."""
 
     token: str = "native"
-    weights: Annotated[tuple[Weight, Weight, Weight, Weight], BeforeValidator(_weights)]
+    weights: Annotated[tuple[Weight, Weight, Weight, Weight], BeforeValidator(weights_list)]
     epoch_length: Duration = Field(ge=HOUR, le=365 * DAY)
     registration_window: Duration = Field(ge=1, le=90 * DAY)
     claim_expiry: Duration = Field(ge=30 * DAY, le=3650 * DAY)
@@ -209,7 +197,7 @@ class RewardParams(_Section):
         if token == "native":
             return token
         try:
-            return _address(token)
+            return address(token)
         except ValueError as err:
             raise ValueError(f"must be native or an ERC-20 address; {err}") from None
 
@@ -238,10 +226,10 @@ class GateParams(_Section):
     def _check_role(cls, role: str) -> str:
         if "REPLACE" in role.upper():
             raise ValueError(f"placeholder {role!r}: replace it with the role name or its hash")
-        if _BYTES32.match(role):
+        if BYTES32.match(role):
             return role.lower()
         labels = role.split(".")
-        if not all(_ROLE_LABEL.match(label) for label in labels):
+        if not all(ROLE_LABEL.match(label) for label in labels):
             raise ValueError(
                 f"must be 0x and 64 hex digits, or a lower-case dotted role name, got {role!r}"
             )
@@ -250,7 +238,7 @@ class GateParams(_Section):
     @property
     def role_hash(self) -> bytes:
         """The role as bytes32: given as hex, or the namehash of the role name."""
-        return bytes.fromhex(self.role[2:]) if _BYTES32.match(self.role) else namehash(self.role)
+        return bytes.fromhex(self.role[2:]) if BYTES32.match(self.role) else namehash(self.role)
 
 
 class DeployParams(_Section):
@@ -278,21 +266,59 @@ class DeployParams(_Section):
                     f"{self.voting.fallback.min_votes} exceeds pool.max_workers ({limit})",
                 )
             )
-        problem = window_problem(self.voting, self.reward.registration_window)
-        if problem:
-            problems.append(("reward.registration_window", problem))
+        problems += self._window_problems()
         return problems
 
+    @property
+    def max_window(self) -> int:
+        """WorkerVoting's maxWindow: voting.max_window, or half the registration window (at most
+        30 d): the longest vote or reveal window any later config may set."""
+        if self.voting.max_window is not None:
+            return self.voting.max_window
+        return min(self.reward.registration_window // 2, MAX_DURATION)
 
-def window_problem(voting: VotingParams, registration_window: int) -> str | None:
-    """Why `registration_window` is too short for rounds of `voting` to settle, or None."""
-    round_time = voting.vote_duration + voting.reveal_duration
-    if registration_window > round_time:
-        return None
-    return (
-        f"must exceed voting.vote_duration + voting.reveal_duration ({round_time} s) so rounds "
-        f"settle before registration closes, got {registration_window}"
-    )
+    def _window_problems(self) -> list[tuple[str, str]]:
+        voting, registration = self.voting, self.reward.registration_window
+        window = self.max_window
+        source = f"{window} s"
+        if voting.max_window is None:
+            source += " (half of reward.registration_window by default)"
+        problems = []
+        longest = max(voting.vote_duration, voting.reveal_duration)
+        if longest > window:
+            problem = (
+                f"{source} is shorter than voting.vote_duration / reveal_duration ({longest} s); "
+                f"set it to {longest} s or more and below {registration} s"
+            )
+            problems.append(("voting.max_window", problem))
+        if window >= registration:
+            problem = (
+                f"{window} s must be shorter than reward.registration_window ({registration} s), "
+                "so every late vote of an epoch is in before its registration closes"
+            )
+            problems.append(("voting.max_window", problem))
+        return problems
+
+    def warnings(self) -> list[str]:
+        """Legal but risky choices, as lines for the operator (nothing refuses them)."""
+        out = []
+        registration = self.reward.registration_window
+        if registration < MIN_REGISTRATION:
+            out.append(
+                f"reward.registration_window is {registration} s ({registration // BLOCK_TIME} "
+                f"blocks of {BLOCK_TIME} s): a worker that is down for a few minutes misses its "
+                f"registration; {MIN_REGISTRATION // 60} minutes or more is safer"
+            )
+        least = MIN_WINDOW_BLOCKS * BLOCK_TIME
+        for name in ("vote_duration", "reveal_duration"):
+            value = getattr(self.voting, name)
+            if 0 < value < least:
+                out.append(
+                    f"voting.{name} is {value} s, {value / BLOCK_TIME:g} blocks of {BLOCK_TIME} s "
+                    f"on Energy Web Chain: votes that miss a block or two miss the window; "
+                    f"{least} s ({MIN_WINDOW_BLOCKS} blocks) or more is safer"
+                )
+        return out
 
 
 # -------------------------------------------------------------------------------------------------

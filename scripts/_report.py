@@ -40,7 +40,8 @@ def voting_items(voting: VotingParams) -> list[tuple[str, str]]:
     if fallback == "plurality":
         fallback += f" (at least {voting.fallback.min_votes} votes)"
     elif fallback == "failover":
-        fallback += f" to {voting.fallback.failover}"
+        timeout = human_duration(voting.fallback.failover_timeout or 0)
+        fallback += f" to {voting.fallback.failover}, timeout {timeout}"
     items = [
         ("threshold", threshold),
         ("mode", voting.mode),
@@ -66,10 +67,11 @@ def describe(params: DeployParams) -> list[str]:
     ]
     lines += ["Voting (WorkerVoting):"] + [f"  {line}" for line in describe_voting(params.voting)]
     lines += [
+        f"  max window       {human_duration(params.max_window)} (longest vote or reveal window)",
+        f"  epoch length     {human_duration(reward.epoch_length)}",
         "Rewards (WorkerRewards):",
         f"  token            {reward.token}",
         f"  weights          {weights}",
-        f"  epoch length     {human_duration(reward.epoch_length)}",
         f"  registration     {human_duration(reward.registration_window)} after an epoch ends",
         f"  claim expiry     {human_duration(reward.claim_expiry)} after registration closes",
     ]
@@ -122,7 +124,10 @@ def _pool_lines(net: Deployment) -> list[str]:
     voting = net.voting
     state = voting.poolState()
     config, version = voting.currentConfig()
-    lines = [f"Paused: {'yes' if state.paused else 'no'}"]
+    paused = "yes (round clocks stand still)" if state.paused else "no"
+    lines = [f"Paused: {paused}"]
+    if state.pausedFor:
+        lines.append(f"  round clocks behind block time by {human_duration(state.pausedFor)}")
     lines.append(
         f"Pool: {state.activeCount} active workers (limit {net.max_workers}), "
         f"rounds opened: {state.roundCount}"
@@ -132,6 +137,7 @@ def _pool_lines(net: Deployment) -> list[str]:
     lines += [
         f"  {line}" for line in describe_voting(validate_voting(voting_fields(config), "", ""))
     ]
+    lines.append(f"  max window       {human_duration(voting.maxWindow())} (fixed at deployment)")
     gate, role, role_version = voting.eligibilityGate()
     if int(gate, 16) == 0:
         lines.append("Eligibility gate: none")
@@ -164,9 +170,12 @@ def _reward_lines(rewards: ContractInstance) -> list[str]:
     current, pending, from_epoch = rewards.weights()
     weights = ", ".join(f"{n} {w}" for n, w in zip(WEIGHT_NAMES, current))
     ends_at = datetime.fromtimestamp(ends, timezone.utc).isoformat(timespec="seconds")
+    begins = datetime.fromtimestamp(rewards.start(), timezone.utc).isoformat(timespec="seconds")
     lines = [
         f"Rewards: {symbol} ({token or 'native coin'}), epochs of "
-        f"{human_duration(rewards.epochLength())}",
+        f"{human_duration(rewards.epochLength())} from {begins} (the voting contract's)",
+        f"  registration window {human_duration(rewards.registrationWindow())}, claim expiry "
+        f"{human_duration(rewards.claimExpiry())}",
         f"  current epoch {epoch}, ends {ends_at}, pot {format_amount(info.pot, decimals, symbol)}",
         f"  weights (bps) {weights}",
     ]

@@ -41,7 +41,6 @@ from scripts._params import (
     read_section,
     validate_voting,
     voting_fields,
-    window_problem,
 )
 from scripts._report import reward_token, status_lines, voting_items
 
@@ -210,28 +209,38 @@ def _apply_flags(fields: dict, flags: dict[str, Any]) -> dict:
     if flags["mode"] == "open" and flags["reveal_duration"] is None:
         fields["reveal_duration"] = 0
     fallback = dict(fields.get("fallback") or {})
-    if flags["fallback"] is not None:
-        fallback = {"policy": flags["fallback"], "min_votes": 0, "failover": None}
-    if flags["min_votes"] is not None:
-        fallback["min_votes"] = flags["min_votes"]
-    if flags["failover"] is not None:
-        fallback["failover"] = flags["failover"]
+    if flags["fallback"] is not None and flags["fallback"] != fallback.get("policy"):
+        fallback = {"policy": flags["fallback"]}
+    for name in ("min_votes", "failover", "failover_timeout"):
+        if flags[name] is not None:
+            fallback[name] = flags[name]
     return fields | {"fallback": fallback}
 
 
-def _check_config(net: Deployment, new: VotingParams) -> None:
-    """Checks that span contracts: the pool size limit and the rewards registration window."""
+def _check_config(net: Deployment, new: VotingParams, max_window: Any) -> None:
+    """Checks against the deployment: the pool size limit and the fixed longest window (a
+    parameter file's voting.max_window, if given, must be the deployed one)."""
     for name, value in (("threshold", new.threshold), ("min_votes", new.fallback.min_votes)):
         if value > net.max_workers:
             raise click.BadParameter(
                 f"{name} {value} exceeds the pool size limit {net.max_workers}",
                 param_hint="set-config",
             )
-    problem = window_problem(new, net.rewards.registrationWindow())
-    if problem:
+    deployed = int(net.voting.maxWindow())
+    try:
+        given = None if max_window is None else parse_duration(max_window)
+    except ValueError as err:
         raise click.BadParameter(
-            f"the rewards registration window {problem}", param_hint="set-config"
+            f"params.voting.max_window: {err}", param_hint="set-config"
+        ) from err
+    if given is not None and given != deployed:
+        raise click.BadParameter(
+            f"voting.max_window is fixed at deployment ({deployed} s), got {given}",
+            param_hint="set-config",
         )
+    problem = new.window_problem(deployed)
+    if problem:
+        raise click.BadParameter(f"{problem} (fixed at deployment)", param_hint="set-config")
 
 
 @cli.command("set-config", cls=ConnectedProviderCommand)
@@ -249,6 +258,11 @@ def _check_config(net: Deployment, new: VotingParams) -> None:
 @click.option("--fallback", type=click.Choice(["alert", "plurality", "failover"]))
 @click.option("--min-votes", type=int, help="Plurality fallback: least votes it needs.")
 @click.option("--failover", help="Failover fallback: the address that decides.")
+@click.option(
+    "--failover-timeout",
+    callback=_duration,
+    help="Failover fallback: how long it may decide before anyone may fail the round, e.g. 1d.",
+)
 @click.option("--speed-rank", type=int, help="How many of the first votes count as fast.")
 def set_config(
     provider: ProviderAPI,
@@ -266,8 +280,9 @@ def set_config(
     old = validate_voting(voting_fields(config), "config", "set-config")
     base = voting_fields(config) if params_file is None else read_section(params_file, "voting")
     prefix = "config" if params_file is None else "params.voting"
+    max_window = base.pop("max_window", None)
     new = validate_voting(_apply_flags(base, flags), prefix, "set-config")
-    _check_config(net, new)
+    _check_config(net, new, max_window)
     if new == old:
         click.echo("The round parameters already have these values; nothing sent.")
         return

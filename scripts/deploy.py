@@ -159,9 +159,13 @@ def show(plan: Plan, provider: ProviderAPI, account: AccountAPI | None) -> None:
     if plan.fund is not None:
         click.echo(f"Fund the current epoch with {plan.fund_text} ({plan.fund} base units)")
     click.echo(f"Manifest: {plan.manifest}")
+    for warning in plan.params.warnings():
+        click.secho(f"Warning: {warning}", fg="yellow")
 
 
 def _new_manifest(plan: Plan, account: AccountAPI, log: TxLog) -> dict:
+    parameters = plan.params.model_dump(mode="json")
+    parameters["voting"]["max_window"] = plan.params.max_window  # the value deployed
     return {
         "version": MANIFEST_VERSION,
         "status": "in progress",
@@ -171,7 +175,7 @@ def _new_manifest(plan: Plan, account: AccountAPI, log: TxLog) -> dict:
         "started_at": utc_now(),
         "contracts": {},
         "transactions": log.records,
-        "parameters": plan.params.model_dump(mode="json"),
+        "parameters": parameters,
         "params_file": str(plan.params_file),
         "compiler": compiler_info("WorkerVoting"),
     }
@@ -202,6 +206,8 @@ def execute(plan: Plan, account: AccountAPI) -> dict:
         project.WorkerVoting,
         account,
         params.voting.as_config(),
+        params.reward.epoch_length,
+        params.max_window,
     )
     entries["WorkerVoting"] = _contract_entry(log)
     reward = params.reward
@@ -212,7 +218,6 @@ def execute(plan: Plan, account: AccountAPI) -> dict:
         account,
         voting,
         reward.token_address,
-        reward.epoch_length,
         reward.registration_window,
         reward.claim_expiry,
         list(reward.weights),

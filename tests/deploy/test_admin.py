@@ -8,6 +8,8 @@ from ape import accounts, project
 from eth_account import Account
 from eth_utils import keccak
 
+from tests.conftest import descriptor_id, event_descriptor
+
 pytestmark = pytest.mark.anvil
 
 ZERO = "0x" + "00" * 20
@@ -204,7 +206,7 @@ def test_set_config__from_flags(run_admin, network):
     assert "reveal duration  600 s (10m)   (was not set)" in result.output
     assert success_line(voting, "Round parameters version 1 set") in result.output
     config, version = voting.currentConfig()
-    assert (tuple(config), version) == ((0, True, 900, 600, 0, 0, 3, ZERO), 1)
+    assert (tuple(config), version) == ((0, True, 900, 600, 0, 0, 3, ZERO, 0), 1)
 
 
 def test_set_config__from_params_file(run_admin, network, write_params):
@@ -212,14 +214,55 @@ def test_set_config__from_params_file(run_admin, network, write_params):
     failover = accounts.test_accounts[9].address
     params = write_params(
         "new.yaml",
-        voting={"threshold": 2, "fallback": {"policy": "failover", "failover": failover}},
+        voting={
+            "threshold": 2,
+            "fallback": {"policy": "failover", "failover": failover, "failover_timeout": "1d"},
+            "max_window": "1d",  # the deployed one: accepted
+        },
     )
 
     result = send(run_admin, "set-config", "--params", str(params), "--vote-duration", "20m")
 
     assert result.exit_code == 0, result.output
+    assert f"fallback         failover to {failover}, timeout 86400 s (1d)" in result.output
     config, _ = voting.currentConfig()
-    assert tuple(config) == (2, False, 1200, 0, 2, 0, 3, failover)
+    assert tuple(config) == (2, False, 1200, 0, 2, 0, 3, failover, 86400)
+
+
+def test_set_config__failover_needs_a_timeout(run_admin, network, deployer):
+    voting, _ = network
+    failover = accounts.test_accounts[9].address
+    nonce = deployer.nonce
+
+    missing = send(run_admin, "set-config", "--fallback", "failover", "--failover", failover)
+    given = send(
+        run_admin, "set-config", "--fallback", "failover", "--failover", failover,
+        "--failover-timeout", "6h",
+    )  # fmt: skip
+
+    assert missing.exit_code == 2
+    assert "config.fallback.failover_timeout: policy failover needs failover_timeout" in (
+        missing.output
+    )
+    assert given.exit_code == 0, given.output
+    assert tuple(voting.currentConfig()[0])[4:] == (2, 0, 3, failover, 6 * 3600)
+    assert deployer.nonce == nonce + 1
+
+
+def test_set_config__plurality_of_one_refused(run_admin, network):
+    result = send(run_admin, "set-config", "--fallback", "plurality", "--min-votes", "1")
+
+    assert result.exit_code == 2
+    assert "config.fallback.min_votes: policy plurality needs min_votes >= 2" in result.output
+
+
+def test_set_config__max_window_is_fixed(run_admin, network, write_params):
+    params = write_params("new.yaml", voting={"max_window": "2h"})
+
+    result = send(run_admin, "set-config", "--params", str(params))
+
+    assert result.exit_code == 2
+    assert "voting.max_window is fixed at deployment (86400 s), got 7200" in result.output
 
 
 def test_set_config__invalid_refused(run_admin, network, deployer):
@@ -232,7 +275,9 @@ def test_set_config__invalid_refused(run_admin, network, deployer):
     assert sealed.exit_code == 2
     assert "config.reveal_duration: sealed mode needs a reveal duration >= 1 s" in sealed.output
     assert too_long.exit_code == 2
-    assert "registration window must exceed" in too_long.output
+    assert "voting.vote_duration (259200 s) exceeds the longest window, 86400 s" in (
+        too_long.output
+    )
     assert too_many.exit_code == 2
     assert "threshold 6 exceeds the pool size limit 5" in too_many.output
     assert deployer.nonce == nonce
@@ -249,7 +294,7 @@ def test_pause_and_unpause(run_admin, network):
     assert paused.exit_code == 0, paused.output
     assert success_line(voting, "Paused new rounds and votes") in paused.output
     assert again.exit_code == 2 and "WorkerVoting is already paused" in again.output
-    assert "Paused: yes" in status.output
+    assert "Paused: yes (round clocks stand still)" in status.output
     assert unpaused.exit_code == 0, unpaused.output
     assert not voting.poolState().paused
 
@@ -277,9 +322,10 @@ def test_ownership__two_steps(run_admin, network):
 
 def test_status__pool_parameters_rounds_and_epoch(run_admin, network, volta_workers):
     voting, _ = network
-    voting_id, result_hash = keccak(text="matching:2026-11-23T00Z"), keccak(text="root")
+    descriptor, result_hash = event_descriptor("matching:2026-11-23T00Z"), keccak(text="root")
+    voting_id = descriptor_id(descriptor)
     for worker in accounts.test_accounts[1:3]:
-        voting.vote(voting_id, result_hash, sender=worker)
+        voting.openAndVote(descriptor, result_hash, sender=worker)
     assert send(run_admin, "fund", "1 VT").exit_code == 0
 
     result = run_admin("status")
@@ -291,6 +337,8 @@ def test_status__pool_parameters_rounds_and_epoch(run_admin, network, volta_work
     assert "Pool: 3 active workers (limit 5), rounds opened: 1" in out
     assert all(f"  {worker}" in out for worker in volta_workers[:3])
     assert "threshold        simple majority" in out
+    assert "max window       86400 s (1d) (fixed at deployment)" in out
+    assert "registration window 172800 s (2d), claim expiry 7776000 s (90d)" in out
     head, length = voting.chainHead()
     assert f"Result chain: length {length}, head 0x{bytes(head).hex()}" in out
     assert length == 1

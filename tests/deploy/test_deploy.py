@@ -67,10 +67,13 @@ def test_deploy__end_to_end_with_ape_run(
         assert voting.workers() == volta_workers[:3]
         assert rewards.voting() == voting.address
         assert rewards.token() == ZERO
-        assert rewards.epochLength() == 7 * 24 * 3600
+        assert voting.epochLength() == rewards.epochLength() == 7 * 24 * 3600
+        assert rewards.start() == voting.epochStart()
+        assert voting.maxWindow() == 24 * 3600  # half of the 2-day registration window
+        assert rewards.registrationWindow() == 2 * 24 * 3600
         assert rewards.epochInfo(0).pot == 15 * 10**17
         config, version = voting.currentConfig()
-        assert (tuple(config), version) == ((0, False, 900, 0, 0, 0, 3, ZERO), 0)
+        assert (tuple(config), version) == ((0, False, 900, 0, 0, 0, 3, ZERO, 0), 0)
 
 
 def test_deploy__manifest_records_everything(
@@ -107,6 +110,7 @@ def test_deploy__manifest_records_everything(
     assert manifest["compiler"]["evm_version"] == "london"
     assert manifest["parameters"]["reward"]["weights"] == [1000, 1000, 5000, 3000]
     assert manifest["parameters"]["voting"]["reveal_duration"] == 600
+    assert manifest["parameters"]["voting"]["max_window"] == 24 * 3600  # as deployed
     assert manifest["parameters"]["eligibility_gate"] == {
         "address": gate.address,
         "role": role,
@@ -150,10 +154,28 @@ def test_deploy__check_validates_and_sends_nothing(
     assert "threshold        simple majority" in result.output
     assert f"initial worker   {volta_workers[2]}" in result.output
     assert "Fund the current epoch with 2 VT (2000000000000000000 base units)" in result.output
+    assert "max window       86400 s (1d) (longest vote or reveal window)" in result.output
+    assert "Warning" not in result.output
     assert "Parameters are valid for energyweb:volta (chain id 73799); nothing sent." in (
         result.output
     )
     assert not deployments_dir.exists()
+
+
+def test_deploy__check_warns_of_windows_too_short_for_5s_blocks(
+    run_deploy, write_params, deployments_dir, nonce_unchanged
+):
+    params = write_params(voting={"vote_duration": 30}, reward={"registration_window": "10m"})
+
+    result = run_deploy("check", "--params", str(params))
+
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("Warning: ")]
+    assert [w.split(" is ")[0] for w in warnings] == [
+        "Warning: reward.registration_window",
+        "Warning: voting.vote_duration",
+    ]
+    assert "Parameters are valid for energyweb:volta" in result.output
 
 
 def test_deploy__asks_first_and_stops_when_declined(
@@ -284,8 +306,19 @@ BAD_PARAMS = {
             "voting": {"mode": "sealed", "reveal_duration": "5m"},
             "reward": {"registration_window": 1200},
         },
-        "params.reward.registration_window: must exceed voting.vote_duration + "
-        "voting.reveal_duration (1200 s)",
+        "params.voting.max_window: 600 s (half of reward.registration_window by default) is "
+        "shorter than voting.vote_duration / reveal_duration (900 s); set it to 900 s or more and "
+        "below 1200 s",
+    ),
+    "max window too short": (
+        {"voting": {"max_window": "10m"}},
+        "params.voting.max_window: 600 s is shorter than voting.vote_duration / reveal_duration "
+        "(900 s)",
+    ),
+    "max window not below registration": (
+        {"voting": {"max_window": "2d"}},
+        "params.voting.max_window: 172800 s must be shorter than reward.registration_window "
+        "(172800 s)",
     ),
     "sealed without reveal": (
         {"voting": {"mode": "sealed"}},
@@ -297,7 +330,24 @@ BAD_PARAMS = {
     ),
     "plurality without minimum": (
         {"voting": {"fallback": {"policy": "plurality"}}},
-        "params.voting.fallback.min_votes: policy plurality needs min_votes >= 1",
+        "params.voting.fallback.min_votes: policy plurality needs min_votes >= 2",
+    ),
+    "timeout without failover": (
+        {"voting": {"fallback": {"policy": "alert", "failover_timeout": "1d"}}},
+        "params.voting.fallback.failover_timeout: only policy failover uses failover_timeout; "
+        "policy is alert",
+    ),
+    "failover timeout too long": (
+        {
+            "voting": {
+                "fallback": {
+                    "policy": "failover",
+                    "failover": WORKERS[0],
+                    "failover_timeout": "31d",
+                }
+            }
+        },
+        "params.voting.fallback.failover_timeout: must be 1 s to 30 d (2592000 s), got 2678400",
     ),
     "failover without address": (
         {"voting": {"fallback": {"policy": "failover"}}},
@@ -352,6 +402,39 @@ def test_deploy__bad_params_rejected_before_sending(
     assert result.exit_code == 2
     assert "Invalid value for --params" in result.output
     assert message in result.output
+    assert not deployments_dir.exists()
+
+
+ONE_LINE_REFUSALS = {
+    "plurality of one": (
+        {"policy": "plurality", "min_votes": 1},
+        "params.voting.fallback.min_votes: policy plurality needs min_votes >= 2 (one worker "
+        "alone never decides), got 1",
+    ),
+    "failover without timeout": (
+        {"policy": "failover", "failover": WORKERS[0]},
+        "params.voting.fallback.failover_timeout: policy failover needs failover_timeout (how long "
+        "the failover address may decide before anyone may fail the round), e.g. 1d",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ONE_LINE_REFUSALS, ids=list(ONE_LINE_REFUSALS))
+def test_deploy__refuses_what_the_contract_refuses_in_one_line(
+    case, ape_run, volta, write_params, deployments_dir, nonce_unchanged
+):
+    fallback, message = ONE_LINE_REFUSALS[case]
+    params = write_params(voting={"fallback": fallback})
+
+    result = ape_run(
+        "deploy", *deploy_args(params), "--network", volta,
+        "--deployments-dir", str(deployments_dir),
+    )  # fmt: skip
+
+    assert result.returncode == 2
+    problems = [line.strip() for line in result.stderr.splitlines() if "params." in line]
+    assert problems == [message], result.stderr
+    assert "Traceback" not in result.stderr
     assert not deployments_dir.exists()
 
 

@@ -26,7 +26,9 @@ def test_local_example__valid_as_shipped():
     assert (params.network, params.chain_id) == ("ethereum:local", 31337)
     assert len(params.pool.initial_workers) == 4
     assert params.reward.weights == (2000, 2000, 4000, 2000)
-    assert params.voting.as_config() == (0, False, 3600, 0, 0, 0, 3, "0x" + "00" * 20)
+    assert params.voting.as_config() == (0, False, 3600, 0, 0, 0, 3, "0x" + "00" * 20, 0)
+    assert params.max_window == 3600  # half of the 2 h registration window
+    assert params.warnings() == []
 
 
 @pytest.mark.parametrize("name, chain_id", [("volta", 73799), ("mainnet", 246)])
@@ -39,7 +41,8 @@ def test_live_examples__refused_until_placeholders_are_replaced(name, chain_id, 
     params = load_params(filled)
 
     assert (params.network, params.chain_id) == (f"energyweb:{name}", chain_id)
-    assert params.reward.registration_window > params.voting.vote_duration
+    assert params.reward.registration_window > params.max_window >= params.voting.vote_duration
+    assert params.warnings() == []
 
 
 def test_mainnet_example__sealed_with_failover_and_gate(tmp_path):
@@ -49,8 +52,36 @@ def test_mainnet_example__sealed_with_failover_and_gate(tmp_path):
     params = load_params(filled)
 
     assert params.voting.as_config()[1:5] == (True, 1200, 600, 2)
+    assert params.voting.as_config()[8] == params.voting.fallback.failover_timeout == 86400
+    assert params.max_window == 86400
     assert params.eligibility_gate.role == "worker.roles.app.apps.org.iam.ewc"
     assert params.eligibility_gate.role_hash == namehash("worker.roles.app.apps.org.iam.ewc")
+
+
+def test_volta_example__plurality_at_the_least_minimum(tmp_path):
+    filled = tmp_path / "volta.yaml"
+    filled.write_text(fill_placeholders((NETWORKS / "volta.yaml").read_text()))
+
+    params = load_params(filled)
+
+    assert (params.voting.fallback.policy, params.voting.fallback.min_votes) == ("plurality", 2)
+    assert params.max_window == 86400  # half of the 2-day registration window
+
+
+def test_warnings__short_registration_and_vote_windows():
+    data = load_params(NETWORKS / "local.yaml").model_dump()
+    data["voting"] |= {"mode": "sealed", "vote_duration": 30, "reveal_duration": 20}
+    data["reward"]["registration_window"] = 600
+
+    warnings = DeployParams.model_validate(data).warnings()
+
+    assert [w.split(" is ")[0] for w in warnings] == [
+        "reward.registration_window",
+        "voting.vote_duration",
+        "voting.reveal_duration",
+    ]
+    assert "600 s (120 blocks of 5 s)" in warnings[0] and "15 minutes or more" in warnings[0]
+    assert "30 s, 6 blocks of 5 s" in warnings[1] and "50 s (10 blocks) or more" in warnings[1]
 
 
 def test_defaults_are_validated_too():
