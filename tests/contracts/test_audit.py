@@ -4,6 +4,7 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
+from tests.conftest import descriptor_id, event_descriptor
 from worker.merkle import StandardMerkleTree
 
 # 24/7 matching records: consumer id, generator id, hour start (unix time), matched Wh.
@@ -16,7 +17,8 @@ RECORDS = [
     ("consumer-munich-09", "hydro-isar-3", HOUR, 610_250),
     ("consumer-munich-09", "solar-bavaria-5", HOUR, 0),
 ]
-VOTING_ID = keccak(text=f"matching:{HOUR}/PT1H")
+DESCRIPTOR = event_descriptor(f"matching:{HOUR}/PT1H")
+VOTING_ID = descriptor_id(DESCRIPTOR)
 
 
 def flip(node: str) -> str:
@@ -36,7 +38,7 @@ def recorded(create_voting, tree):
     """A 2/3 network whose round VOTING_ID recorded the tree's root."""
     net = create_voting(threshold="2/3")
     for worker in net.workers[:2]:
-        net.voting.vote(VOTING_ID, tree.root, sender=worker)
+        net.voting.openAndVote(DESCRIPTOR, tree.root, sender=worker)
     assert net.voting.resultOf(VOTING_ID) == bytes.fromhex(tree.root[2:])
     return net.voting
 
@@ -79,20 +81,32 @@ def test_verify_record__round_without_recorded_result_is_false(create_voting, tr
     net = create_voting(threshold="2/3")
     voting, proof, encoded = net.voting, tree.get_proof(0), tree.encode(0)
     assert not voting.verifyRecord(VOTING_ID, proof, encoded)  # never opened
-    voting.vote(VOTING_ID, tree.root, sender=net.workers[0])
+    voting.openAndVote(DESCRIPTOR, tree.root, sender=net.workers[0])
     assert not voting.verifyRecord(VOTING_ID, proof, encoded)  # leading, not recorded yet
-    voting.vote(VOTING_ID, tree.root, sender=net.workers[1])
+    voting.openAndVote(DESCRIPTOR, tree.root, sender=net.workers[1])
     assert voting.verifyRecord(VOTING_ID, proof, encoded)
     assert not voting.verifyRecord(keccak(text="another round"), proof, encoded)
+
+
+def test_verify_record__failed_round_is_false(create_voting, tree, chain):
+    net = create_voting(threshold="2/3")
+    voting, proof, encoded = net.voting, tree.get_proof(0), tree.encode(0)
+    for _attempt in (1, 2):
+        voting.openAndVote(DESCRIPTOR, tree.root, sender=net.workers[0])
+        voting.vote(VOTING_ID, keccak(text="another root"), sender=net.workers[1])
+        chain.pending_timestamp = voting.roundState(VOTING_ID).deadline + 1
+        voting.finalize(VOTING_ID, sender=net.workers[2])
+    assert voting.roundState(VOTING_ID).status == 7  # Failed: the leading root is no result
+    assert not voting.verifyRecord(VOTING_ID, proof, encoded)
 
 
 def test_verify_record__record_of_the_outvoted_tree_is_false(create_voting, tree):
     net = create_voting(threshold="2/3")
     corrected = ("consumer-munich-09", "solar-bavaria-5", HOUR, 1)
     other = StandardMerkleTree.of([*RECORDS[:4], corrected], TYPES)
-    net.voting.vote(VOTING_ID, tree.root, sender=net.workers[0])
+    net.voting.openAndVote(DESCRIPTOR, tree.root, sender=net.workers[0])
     for worker in net.workers[1:]:
-        net.voting.vote(VOTING_ID, other.root, sender=worker)
+        net.voting.openAndVote(DESCRIPTOR, other.root, sender=worker)
     assert net.voting.resultOf(VOTING_ID) == bytes.fromhex(other.root[2:])
     assert not net.voting.verifyRecord(VOTING_ID, tree.get_proof(4), tree.encode(4))
     assert net.voting.verifyRecord(VOTING_ID, other.get_proof(4), other.encode(4))

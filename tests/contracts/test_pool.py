@@ -1,18 +1,32 @@
-"""Worker pool, eligibility gate, ownership, parameters and pause."""
+"""Worker pool, eligibility gate, ownership, parameters, pause and the admin module."""
 
 import ape
 import pytest
 
-from tests.conftest import ZERO_ADDRESS, make_config
+from tests.conftest import (
+    DAY,
+    EPOCH_LENGTH,
+    HOUR,
+    MAX_WINDOW,
+    ZERO_ADDRESS,
+    descriptor_id,
+    event_descriptor,
+    make_config,
+)
 
 ROLE = b"worker.roles.ewc-network".ljust(32, b"\x00")
-VOTING_ID = b"\x11" * 32
+DESCRIPTOR = event_descriptor("pool round")
+VOTING_ID = descriptor_id(DESCRIPTOR)
 RESULT = b"\x22" * 32
+CONFIG_FIELDS = (
+    "threshold", "sealedMode", "voteDuration", "revealDuration", "fallbackPolicy",
+    "pluralityMinVotes", "speedRank", "failover", "failoverTimeout",
+)  # fmt: skip
 
 
 @pytest.fixture
 def voting(project, owner):
-    return owner.deploy(project.WorkerVoting, owner, make_config())
+    return owner.deploy(project.WorkerVoting, owner, make_config(), EPOCH_LENGTH, MAX_WINDOW)
 
 
 @pytest.fixture
@@ -70,7 +84,7 @@ def test_removed_worker__cannot_vote(voting, owner, workers):
     voting.addWorker(workers[0], sender=owner)
     voting.removeWorker(workers[0], sender=owner)
     with ape.reverts(voting.VotingNotWorker, account=workers[0]):
-        voting.vote(VOTING_ID, RESULT, sender=workers[0])
+        voting.openAndVote(DESCRIPTOR, RESULT, sender=workers[0])
 
 
 def test_gate__add_without_role_reverts(voting, owner, workers, claim_manager):
@@ -132,36 +146,114 @@ def test_ownership__two_step_transfer(voting, owner, outsider, workers):
         ("speedRank", make_config(speed_rank=65)),
         ("pluralityMinVotes", make_config(fallback="plurality")),
         ("pluralityMinVotes", make_config(fallback="alert", plurality_min_votes=2)),
+        ("voteDuration", make_config(vote_duration=MAX_WINDOW + 1)),
+        ("revealDuration", make_config(sealed=True, reveal_duration=MAX_WINDOW + 1)),
+        ("pluralityMinVotes", make_config(fallback="plurality", plurality_min_votes=1)),
         ("failover", make_config(fallback="failover")),
         ("failover", make_config(fallback="alert", failover="0x" + "01" * 20)),
+        ("failoverTimeout", make_config(fallback="failover", failover="0x" + "01" * 20,
+                                        failover_timeout=0)),
+        ("failoverTimeout", make_config(fallback="failover", failover="0x" + "01" * 20,
+                                        failover_timeout=30 * DAY + 1)),
+        ("failoverTimeout", make_config(fallback="alert", failover_timeout=60)),
     ],
-)
+)  # fmt: skip
 def test_set_config__invalid_field_reverts(voting, owner, field, config):
     with ape.reverts(voting.VotingInvalidConfig, field=field):
         voting.setConfig(config, sender=owner)
 
 
+def test_set_config__limits_accepted(voting, owner):
+    limits = [
+        make_config(vote_duration=MAX_WINDOW, speed_rank=64, threshold=64),
+        make_config(sealed=True, reveal_duration=MAX_WINDOW),
+        make_config(fallback="plurality", plurality_min_votes=2),
+        make_config(fallback="failover", failover="0x" + "01" * 20, failover_timeout=30 * DAY),
+    ]
+    for version, config in enumerate(limits, start=1):
+        voting.setConfig(config, sender=owner)
+        assert tuple(voting.configAt(version)) == config
+    assert voting.currentConfig() == (limits[-1], len(limits))
+
+
 def test_deploy__invalid_config_reverts(project, owner):
     with ape.reverts(project.WorkerVoting.VotingInvalidConfig, field="voteDuration"):
-        owner.deploy(project.WorkerVoting, owner, make_config(vote_duration=0))
+        owner.deploy(project.WorkerVoting, owner, make_config(vote_duration=0), DAY, MAX_WINDOW)
+
+
+@pytest.mark.parametrize(
+    ("field", "epoch_length", "max_window"),
+    [
+        ("maxWindow", DAY, 0),
+        ("maxWindow", DAY, 30 * DAY + 1),
+        ("epochLength", HOUR - 1, MAX_WINDOW),
+        ("epochLength", 365 * DAY + 1, MAX_WINDOW),
+    ],
+)
+def test_deploy__invalid_parameter_reverts(project, owner, field, epoch_length, max_window):
+    with ape.reverts(project.WorkerVoting.VotingInvalidParameter, field=field):
+        owner.deploy(project.WorkerVoting, owner, make_config(), epoch_length, max_window)
+
+
+def test_deploy__parameter_limits_accepted(project, owner):
+    for epoch_length, max_window in [(HOUR, 30 * DAY), (365 * DAY, 1)]:
+        config = make_config(vote_duration=1)
+        voting = owner.deploy(project.WorkerVoting, owner, config, epoch_length, max_window)
+        assert (voting.epochLength(), voting.maxWindow()) == (epoch_length, max_window)
+
+
+def test_renounce_ownership__disabled(voting, owner):
+    with ape.reverts(voting.VotingRenounceDisabled):
+        voting.renounceOwnership(sender=owner)
+    assert voting.owner() == owner
+
+
+def test_admin_module__called_directly_reverts(project, voting, owner, workers):
+    """The module's own owner is the voting contract: nobody can administer it directly."""
+    admin = project.WorkerPoolAdmin.at(voting.admin())
+    assert admin.owner() == voting.address
+    with ape.reverts(admin.OwnableUnauthorizedAccount, account=owner):
+        admin.addWorker(workers[0], sender=owner)
+    with ape.reverts(admin.OwnableUnauthorizedAccount, account=owner):
+        admin.pause(sender=owner)
+    voting.addWorker(workers[0], sender=owner)  # through the voting contract: its own storage
+    assert voting.isWorker(workers[0])
+    assert voting.admin() == admin.address
+
+
+def test_admin_module__reverts_pass_through_with_their_data(voting, owner, workers):
+    voting.addWorker(workers[0], sender=owner)
+    with ape.reverts(voting.VotingWorkerExists, worker=workers[0]):
+        voting.addWorker(workers[0], sender=owner)
+
+
+def test_worker_info__all_fields(voting, owner, workers):
+    voting.addWorker(workers[0], sender=owner)
+    voting.openAndVote(DESCRIPTOR, RESULT, sender=workers[0])  # 1 of 1: chained at once
+    receipt = voting.addWorker(workers[1], sender=owner)
+    assert receipt.events == [voting.WorkerAdded(worker=workers[1], index=1, joinedSeq=1)]
+    info = voting.workerInfo(workers[1])
+    assert tuple(info) == (True, False, 1, 1, 0, 0, 1)  # active, retired, index, joinedSeq,
+    # leftSeq, late, joinedIndex
+    voting.removeWorker(workers[0], sender=owner)
+    assert tuple(voting.workerInfo(workers[0])) == (False, True, 0, 0, 1, 0, 0)
+    assert tuple(voting.workerInfo(ZERO_ADDRESS)) == (False, False, 0, 0, 0, 0, 0)
 
 
 def test_set_config__applies_to_rounds_opened_afterwards(voting, owner, workers):
     for worker in workers[:3]:
         voting.addWorker(worker, sender=owner)
-    voting.vote(VOTING_ID, RESULT, sender=workers[0])
+    voting.openAndVote(DESCRIPTOR, RESULT, sender=workers[0])
     config = make_config(threshold=3, vote_duration=7200)
     receipt = voting.setConfig(config, sender=owner)
-    fields = ("threshold", "sealedMode", "voteDuration", "revealDuration", "fallbackPolicy")
-    fields += ("pluralityMinVotes", "speedRank", "failover")
-    assert receipt.events == [voting.ConfigUpdated(version=1, **dict(zip(fields, config)))]
+    assert receipt.events == [voting.ConfigUpdated(version=1, **dict(zip(CONFIG_FIELDS, config)))]
     assert voting.currentConfig()[1] == 1
     assert voting.roundState(VOTING_ID).threshold == 2  # the open round keeps its threshold
-    voting.vote(VOTING_ID, RESULT, sender=workers[1])
+    voting.openAndVote(DESCRIPTOR, RESULT, sender=workers[1])
     assert voting.roundState(VOTING_ID).status == 4  # Consensus at 2 of 3
-    other = b"\x33" * 32
-    voting.vote(other, RESULT, sender=workers[0])
-    state = voting.roundState(other)
+    other = event_descriptor("another pool round")
+    voting.openAndVote(other, RESULT, sender=workers[0])
+    state = voting.roundState(descriptor_id(other))
     assert (state.threshold, state.configVersion) == (3, 1)
 
 
@@ -175,15 +267,36 @@ def test_pause__stops_votes_and_new_rounds(voting, owner, workers):
     receipt = voting.pause(sender=owner)
     assert receipt.events == [voting.Paused(account=owner)]
     with ape.reverts(voting.VotingPaused):
-        voting.vote(VOTING_ID, RESULT, sender=workers[0])
+        voting.openAndVote(DESCRIPTOR, RESULT, sender=workers[0])
     with ape.reverts(voting.VotingPauseUnchanged, paused=True):
         voting.pause(sender=owner)
     receipt = voting.unpause(sender=owner)
     assert receipt.events == [voting.Unpaused(account=owner)]
     with ape.reverts(voting.VotingPauseUnchanged, paused=False):
         voting.unpause(sender=owner)
-    voting.vote(VOTING_ID, RESULT, sender=workers[0])
+    voting.openAndVote(DESCRIPTOR, RESULT, sender=workers[0])
     assert voting.resultOf(VOTING_ID) == RESULT  # 1 of 1
+
+
+def test_pause__pool_state_reports_the_pause(voting, owner, chain):
+    assert tuple(voting.poolState()) == (0, 0, 0, 0, False, 0)
+    paused_at = voting.pause(sender=owner).timestamp
+    chain.pending_timestamp = paused_at + 100
+    chain.mine()
+    assert tuple(voting.poolState()) == (0, 0, 0, 0, True, 100)
+    chain.pending_timestamp = paused_at + 250
+    voting.unpause(sender=owner)
+    chain.pending_timestamp += 1000
+    chain.mine()
+    assert tuple(voting.poolState()) == (0, 0, 0, 0, False, 250)
+
+
+def test_pause__owner_still_administers(voting, owner, workers):
+    voting.pause(sender=owner)
+    voting.addWorker(workers[0], sender=owner)
+    voting.setConfig(make_config(threshold=1), sender=owner)
+    voting.removeWorker(workers[0], sender=owner)
+    assert voting.poolState()[:5] == (0, 0, 0, 1, True)
 
 
 def test_pause__by_outsider_reverts(voting, outsider):

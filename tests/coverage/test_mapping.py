@@ -6,12 +6,14 @@ import ape
 import pytest
 from eth_utils import keccak
 
-from tests.conftest import ZERO_ADDRESS
+from tests.conftest import ZERO_ADDRESS, event_descriptor
 from tests.coverage import build, recorder
 from tests.coverage.analysis import Coverage, analyse
 
 A = keccak(text="root A")
 DAY = 86_400
+ROUND = event_descriptor("r")
+REGISTRATION_WINDOW = 3 * 3600  # longer than the voting contracts' maxWindow (2 h)
 
 
 @pytest.fixture(autouse=True)
@@ -61,12 +63,12 @@ def test_revert_path__covers_its_side_only(compiled, create_voting):
     assert branch(cov, "contracts/VotingState.sol", line) == {"true": True, "false": False}
     assert function(cov, "VotingState.chainEntry")
     assert not function(cov, "VotingState.settledRound")
-    assert not function(cov, "WorkerVoting.vote")
+    assert not function(cov, "WorkerVoting.openAndVote")
 
 
 def test_passing_path__covers_the_other_side(compiled, create_voting):
     net = create_voting("1/1")
-    net.voting.vote(keccak(text="r"), A, sender=net.workers[0])
+    net.voting.openAndVote(ROUND, A, sender=net.workers[0])
     with recorder.separate() as records:
         net.voting.chainEntry(0)
     cov = measure(compiled, records)
@@ -78,15 +80,15 @@ def test_early_return_without_code__sides_told_apart(compiled, project, owner, c
                                                       chain):  # fmt: skip
     """`if (amount == 0) return;` has no code of its own: the jump to the exit is the true side."""
     net = create_voting("1/1")
-    args = (owner, net.voting, ZERO_ADDRESS, DAY, 3600, 30 * DAY, [2500] * 4)
+    args = (owner, net.voting, ZERO_ADDRESS, REGISTRATION_WINDOW, 30 * DAY, [2500] * 4)
     unfunded, funded = (owner.deploy(project.WorkerRewards, *args) for _ in range(2))
     funded.fund(0, 10**18, value=10**18, sender=owner)
-    net.voting.vote(keccak(text="r"), A, sender=net.workers[0])
-    ends = max(r.epochTimes(0)[1] for r in (unfunded, funded))
+    net.voting.openAndVote(ROUND, A, sender=net.workers[0])
+    ends, closes = funded.epochTimes(0)[1:]
     chain.pending_timestamp = ends + 1
     for rewards in (unfunded, funded):
-        rewards.register(0, net.workers[0], sender=owner)
-    chain.pending_timestamp = ends + 3601  # the registration window has closed
+        rewards.register(0, net.workers[0], 100, sender=owner)
+    chain.pending_timestamp = closes + 1  # the registration window has closed
     chain.mine()
     line = line_of("contracts/WorkerRewards.sol", "if (amount == 0) return;")
     sides = []
@@ -100,8 +102,22 @@ def test_early_return_without_code__sides_told_apart(compiled, project, owner, c
 def test_creation_code__constructor_covered(compiled, project, owner, create_voting):
     net = create_voting("1/1")
     with recorder.separate() as records:
-        owner.deploy(project.WorkerRewards, owner, net.voting, ZERO_ADDRESS, DAY, 3600, 30 * DAY,
-                     [2500] * 4)  # fmt: skip
+        owner.deploy(project.WorkerRewards, owner, net.voting, ZERO_ADDRESS, REGISTRATION_WINDOW,
+                     30 * DAY, [2500] * 4)  # fmt: skip
     cov = measure(compiled, records)
     assert function(cov, "WorkerRewards.constructor")
     assert not function(cov, "WorkerRewards.claim")
+
+
+def test_delegated_module__admin_code_credited_to_its_source(compiled, create_voting, owner,
+                                                              workers):  # fmt: skip
+    """Pool administration runs in WorkerPoolAdmin's code through delegatecall."""
+    net = create_voting("1/1")
+    with recorder.separate() as records:
+        net.voting.addWorker(workers[5], sender=owner)
+    cov = measure(compiled, records)
+    assert function(cov, "WorkerPool._delegateToAdmin")
+    assert function(cov, "WorkerPoolAdmin.addWorker")
+    assert not function(cov, "WorkerPoolAdmin.removeWorker")
+    line = line_of("contracts/WorkerPoolAdmin.sol", "if (worker == address(0))")
+    assert branch(cov, "contracts/WorkerPoolAdmin.sol", line) == {"true": False, "false": True}
