@@ -2,12 +2,15 @@
 
 Usage: ape run bench_gas --network ethereum:local:foundry  (or `make bench`; -v DEBUG: every tx)
 
-Every scenario runs on a freshly deployed contract: whole rounds at pool sizes 3, 7, 15 and 31 with
-a simple-majority threshold in open and sealed mode, a finalize that re-opens a round and one per
-fallback policy, pool changes, and syncStats over settled rounds. The figure for each operation is
-`receipt.gas_used` (the whole transaction). A benchmark, not a test: it states each target and
-whether it is met, and never fails on a number. Results go to bench/results.json (key "voting") and
-bench/REPORT.md (between the voting markers); other sections of both files are kept.
+Rounds open from an event descriptor (`openAndVote` / `openAndCommit`); later votes name the
+round by its id. For each pool size (3, 7, 15, 31; simple majority) and mode a fresh contract plays
+three rounds where every worker votes the same result: a warm-up in epoch 0, then, in epoch 1, the
+first round of the epoch (its deciding vote creates the epoch's index entry) and a later one. A
+fourth round has one dissent among the first `threshold` voters, so the threshold-th distinct
+voter starts the clock without deciding: the quorum vote. The finalize paths (re-run, each
+fallback, the failover timeout) run at 4-of-7. The figure for each operation is `receipt.gas_used`
+(the whole transaction). A benchmark, not a test: it states each target and whether it is met,
+and never fails on a number. Results go to bench/results.json ("voting") and bench/REPORT.md.
 """
 
 from datetime import datetime, timezone
@@ -20,6 +23,7 @@ from ape.api import AccountAPI, ReceiptAPI
 from ape.cli import ConnectedProviderCommand
 from ape.contracts import ContractInstance
 from ape.logging import LogLevel, logger
+from eth_abi import encode
 from eth_utils import keccak
 
 from scripts._bench_report import (
@@ -33,84 +37,82 @@ from scripts._bench_report import (
     write_results,
 )
 
-HOUR = 3600
+HOUR, DAY = 3600, 86_400
 ZERO_ADDRESS = "0x" + "00" * 20
 POOL_SIZES = (3, 7, 15, 31)
-SYNC_ROUNDS = (1, 10, 50)
-SPEED_RANK = 3
 FALLBACKS = {"alert": 0, "plurality": 1, "failover": 2}
-RESULT = keccak(text="merkle root of the hour's records")
+RESULT, WRONG = keccak(text="merkle root of the hour's records"), keccak(text="another root")
+SCHEDULE, ENCODING = keccak(text="bench:schedule"), keccak(text="bench:encoding")
 HEADING = "Voting (WorkerVoting)"
 
 Ops = dict[str, int | None]
 
-# (key, label) in table order.
 OPEN_OPS = [
-    ("opening_vote", "opening vote"),
+    ("opening_vote", "opening vote (openAndVote)"),
     ("plain_vote", "plain vote"),
-    ("deciding_vote", "deciding vote"),
+    ("quorum_vote", "quorum vote (threshold-th voter: starts the clock)"),
+    ("deciding_vote_first", "deciding vote, first round of an epoch"),
+    ("deciding_vote", "deciding vote, later round"),
     ("late_vote", "late vote (after consensus)"),
-    ("round_total", "whole round (all n vote)"),
+    ("round_total_first", "whole round, first of an epoch (all n vote)"),
+    ("round_total", "whole round, later in the epoch (all n vote)"),
 ]
 SEALED_OPS = [
-    ("opening_commit", "opening commit"),
+    ("opening_commit", "opening commit (openAndCommit)"),
     ("plain_commit", "plain commit"),
-    ("last_commit", "last commit (all committed)"),
+    ("quorum_commit", "quorum commit (starts the clock)"),
+    ("last_commit", "last commit (all committed: reveals open)"),
     ("first_reveal", "first reveal"),
     ("plain_reveal", "plain reveal"),
-    ("deciding_reveal", "deciding reveal"),
+    ("deciding_reveal_first", "deciding reveal, first round of an epoch"),
+    ("deciding_reveal", "deciding reveal, later round"),
     ("late_reveal", "late reveal (after consensus)"),
-    ("round_total", "whole round (n commits + n reveals)"),
+    ("round_total_first", "whole round, first of an epoch (n commits + n reveals)"),
+    ("round_total", "whole round, later in the epoch"),
 ]
 FINALIZE_OPS = [
-    ("finalize_reopen", "finalize -> attempt 2"),
-    ("finalize_alert", "finalize -> fallback AlertOnly"),
-    ("finalize_plurality", "finalize -> fallback AcceptPlurality"),
-    ("finalize_failover", "finalize -> fallback Failover"),
+    ("open_reopen", "open: finalize -> attempt 2"),
+    ("open_alert", "open: finalize -> AlertOnly (chained as Failed)"),
+    ("open_plurality", "open: finalize -> AcceptPlurality (recorded)"),
+    ("open_failover", "open: finalize -> Failover (handed over)"),
+    ("open_resolve", "open: resolveByFailover (recorded)"),
+    ("open_timeout", "open: finalize after the failover timeout (chained as Failed)"),
+    ("sealed_reopen", "sealed: finalize -> attempt 2"),
+    ("sealed_alert", "sealed: finalize -> AlertOnly (chained as Failed)"),
 ]
 POOL_OPS = [("add_worker", "addWorker (n-th worker)"), ("remove_worker", "removeWorker")]
-FINALIZE_EVENTS = {
-    "alert": "RoundFailed",
-    "plurality": "ResultRecorded",
-    "failover": "FailoverRequested",
-}
 
-# Reference figures as the project brief quotes them (not re-measured here), each with our closest
-# figure as (mode, n, op), or None when we have no comparable run.
-EW = "Energy Web VotingFacet (Green Proofs), measured on a local EVM"
-FLUX = "Chainlink FluxAggregator"
-OCR2 = "Chainlink OCR2 one report"
+# Published figures (not re-measured here), each with our closest figure as (mode, n, op).
+EW, FLUX = "Energy Web VotingFacet (Green Proofs)", "Chainlink FluxAggregator"
 ANCHORS: list[tuple[str, str, str, tuple[str, int, str] | None]] = [
     (EW, "plain vote", "96k", ("open", 7, "plain_vote")),
     (EW, "opening vote", "262-279k", ("open", 7, "opening_vote")),
-    (EW, "4-of-7 round", "~855k", ("open", 7, "round_total")),
     (EW, "2-of-3 round", "~500k", ("open", 3, "round_total")),
+    (EW, "4-of-7 round", "~855k", ("open", 7, "round_total")),
     (FLUX, "plain submission", "77k", ("open", 7, "plain_vote")),
     (FLUX, "opening submission", "148k", ("open", 7, "opening_vote")),
     (FLUX, "2-of-3 round", "350.6k", ("open", 3, "round_total")),
     (FLUX, "4-of-7 round", "731.1k", ("open", 7, "round_total")),
-    (FLUX, "7-of-10 round", "998.4k", None),
     (FLUX, "21-of-31 round", "3,356.4k", ("open", 31, "round_total")),
-    (OCR2, "n=4", "94.6k", ("open", 3, "round_total")),
-    (OCR2, "n=7", "103.7k", ("open", 7, "round_total")),
-    (OCR2, "n=31", "176.2k", ("open", 31, "round_total")),
 ]
 
 NOTES = [
     "Gas is receipt.gas_used: the whole transaction, 21,000 base and calldata included.",
-    "Threshold 0 in the config: simple majority n//2+1 of the pool (2, 4, 8, 16); speedRank 3.",
-    "* n=3: a 2-of-3 round has no plain vote or plain reveal (the second one decides); the figure "
-    "comes from a 3-of-3 round on a fresh contract (same code path, threshold not reached).",
-    "Plain and late figures are the largest sample of their kind in the round (every sample is in "
-    "results.json): sealed commits after the first speedRank ones cost less, as they leave the "
-    "round slot unchanged.",
-    "Finalize: one vote (sealed: a commit; in attempt 2 also its reveal), then the deadline "
-    "passed by time travel; AcceptPlurality needs 1 vote, so attempt 2 records a Plurality result.",
-    "addWorker grows with n: the lowest free pool index is found by a loop over the occupied ones.",
-    "syncStats: n=3, every worker voted in all 50 rounds; each R is a different worker syncing "
-    "from zero (first write of its counters).",
-    "Anchors compare whole rounds with every worker voting; the m-of-n differs where the anchor "
-    "names another (21-of-31 vs our 16-of-31; OCR2 n=4 vs our n=3; no n=10 run).",
+    "Threshold 0 in the config: simple majority n//2+1 of the pool (2, 4, 8, 16); speedRank 3; "
+    "one-hour windows, one-day epochs.",
+    "Opening votes carry the 160-byte descriptor (openAndVote); every other vote names the round "
+    "by its id (vote, commit).",
+    "First round of an epoch: its deciding vote (sealed: reveal) appends the epoch's first chain "
+    "entry and writes the epoch index (a new storage slot, and the end of the previous epoch).",
+    "* n=3: a 2-of-3 round has no plain vote (the second one decides); the figure comes from a "
+    "3-of-3 round on a fresh contract. † n=3: the quorum vote is the dissenting one.",
+    "Quorum vote: the threshold-th distinct voter of attempt 1 when it does not decide (a dissent "
+    "came first); when it decides, the deciding vote starts nothing (the round is settled).",
+    "Plain and late figures are the largest sample of their kind in the round (all samples are in "
+    "results.json); a late vote also counts the worker's late votes (first late vote: new slot).",
+    "Finalize paths at 4-of-7 after a warm-up round: the clock starts at 4 split votes; "
+    "AcceptPlurality records 3 votes of 4 (min_votes 2, quorum met); the failover timeout is 6 h.",
+    "Pool administration runs in the WorkerPoolAdmin module through delegatecall.",
 ]
 
 
@@ -129,15 +131,13 @@ def funded_accounts(count: int) -> list[AccountAPI]:
     return found
 
 
-def make_config(
-    sealed: bool, threshold: int = 0, fallback: str = "alert", failover: str = ""
-) -> tuple:
-    """The Config tuple (see tests/conftest.py): one-hour windows, the given fallback policy."""
-    plurality_min = 1 if fallback == "plurality" else 0
+def make_config(sealed: bool, threshold: int = 0, fallback: str = "alert", failover: str = ""):
+    """The Config tuple: one-hour windows, the given fallback (plurality: at least 2 votes)."""
     failover = failover if fallback == "failover" else ZERO_ADDRESS
-    reveal_duration = HOUR if sealed else 0
-    policy = FALLBACKS[fallback]
-    return (threshold, sealed, HOUR, reveal_duration, policy, plurality_min, SPEED_RANK, failover)
+    timeout = 6 * HOUR if fallback == "failover" else 0
+    min_votes = 2 if fallback == "plurality" else 0
+    reveal = HOUR if sealed else 0
+    return (threshold, sealed, HOUR, reveal, FALLBACKS[fallback], min_votes, 3, failover, timeout)
 
 
 @cache
@@ -146,37 +146,56 @@ def voting_type() -> Any:
     return project.WorkerVoting
 
 
-def deploy(
-    owner: AccountAPI, pool: list[AccountAPI], config: tuple
-) -> tuple[ContractInstance, list[int]]:
-    """Deploys WorkerVoting with `config` and enrols `pool`; returns it and each addWorker's gas."""
-    voting = owner.deploy(voting_type(), owner, config)
+def deploy(owner: AccountAPI, pool: list[AccountAPI], config: tuple):
+    """WorkerVoting (one-day epochs, windows up to 2 h) with `pool`; each addWorker's gas."""
+    voting = owner.deploy(voting_type(), owner, config, DAY, 2 * HOUR)
     return voting, [voting.addWorker(worker, sender=owner).gas_used for worker in pool]
 
 
+def descriptor(key: str) -> tuple:
+    """An event round's descriptor; its votingId is keccak256(abi.encode(descriptor))."""
+    return (SCHEDULE, 0, 0, keccak(text=key), ENCODING)
+
+
+def voting_id(d: tuple) -> bytes:
+    return keccak(encode(["(bytes32,uint64,uint64,bytes32,bytes32)"], [d]))
+
+
 def has_event(receipt: ReceiptAPI, name: str) -> bool:
-    """Whether `receipt` emitted an event called `name`."""
     return any(log.event_name == name for log in receipt.events)
 
 
-def salt_for(worker: AccountAPI, attempt: int) -> bytes:
-    """A salt that `cast` and `reveal` both rebuild."""
-    return keccak(text=f"salt:{worker.address}:{attempt}")
+def commitment(voting: ContractInstance, worker: AccountAPI, vid: bytes, result: bytes, attempt):
+    """What `commitmentOf` returns, computed here (one call less per commit)."""
+    types = ["bytes32", "bytes32", "address", "bytes32", "uint8", "uint256", "address"]
+    salt = keccak(text=f"salt:{worker.address}:{attempt}")
+    values = [result, salt, worker.address, vid, attempt, chain.chain_id, voting.address]
+    return keccak(encode(types, values)), salt
 
 
-def cast(voting: ContractInstance, worker: AccountAPI, vid: bytes, sealed: bool) -> ReceiptAPI:
-    """Votes RESULT in open mode; commits to it in sealed mode."""
-    if not sealed:
-        return voting.vote(vid, RESULT, sender=worker)
-    attempt = voting.roundState(vid).attempt or 1  # 0 before the round opens
-    commitment = voting.commitmentOf(RESULT, salt_for(worker, attempt), worker, vid, attempt)
-    return voting.commit(vid, commitment, sender=worker)
+def cast(voting, worker, d: tuple, result: bytes, sealed: bool, first: bool, attempt: int = 1):
+    """Votes (sealed: commits to) `result`; the first voter opens the round with its descriptor."""
+    vid = voting_id(d)
+    value = commitment(voting, worker, vid, result, attempt)[0] if sealed else result
+    if first:
+        return (voting.openAndCommit if sealed else voting.openAndVote)(d, value, sender=worker)
+    return (voting.commit if sealed else voting.vote)(vid, value, sender=worker)
 
 
-def reveal(voting: ContractInstance, worker: AccountAPI, vid: bytes) -> ReceiptAPI:
-    """Reveals RESULT for the current attempt (sealed mode)."""
-    salt = salt_for(worker, voting.roundState(vid).attempt)
-    return voting.reveal(vid, RESULT, salt, sender=worker)
+def reveal(voting, worker, vid: bytes, result: bytes, attempt: int = 1) -> ReceiptAPI:
+    _, salt = commitment(voting, worker, vid, result, attempt)
+    return voting.reveal(vid, result, salt, sender=worker)
+
+
+def play(voting, pool, sealed: bool, key: str, results: list[bytes]) -> list[int]:
+    """Each worker casts its result in order (sealed: all commit, then all reveal); the gas."""
+    d = descriptor(key)
+    gas = [cast(voting, w, d, r, sealed, i == 0).gas_used for i, (w, r) in
+           enumerate(zip(pool, results, strict=True))]  # fmt: skip
+    if sealed:
+        vid = voting_id(d)
+        gas += [reveal(voting, w, vid, r).gas_used for w, r in zip(pool, results, strict=True)]
+    return gas
 
 
 # -------------------------------------------------------------------------------------------------
@@ -184,73 +203,88 @@ def reveal(voting: ContractInstance, worker: AccountAPI, vid: bytes) -> ReceiptA
 # -------------------------------------------------------------------------------------------------
 
 
-def run_round(
-    voting: ContractInstance, pool: list[AccountAPI], sealed: bool, threshold: int, warn: list[str]
-) -> tuple[Ops, list[int]]:
-    """Every worker votes RESULT (sealed: commits, then reveals); returns ops and all samples."""
-    vid = keccak(text=f"bench round {len(pool)} {sealed}")
-    receipts = [cast(voting, worker, vid, sealed) for worker in pool]
-    commits = [r.gas_used for r in receipts] if sealed else []
-    ops: Ops = {}
+def rounds_ops(owner, pool: list, sealed: bool, warn: list[str]) -> tuple[Ops, Any, dict]:
+    """Warm-up, first-of-epoch, later and quorum rounds on one contract; returns ops, samples."""
+    n, m = len(pool), len(pool) // 2 + 1
+    voting, adds = deploy(owner, pool, make_config(sealed))
+    same = [RESULT] * n
+    play(voting, pool, sealed, "warm-up", same)
+    chain.mine(deltatime=DAY)  # into epoch 1, past every late-vote window
+    first = play(voting, pool, sealed, "first of epoch 1", same)
+    later = play(voting, pool, sealed, "later in epoch 1", same)
+    mixed = [RESULT, WRONG] + [RESULT] * (n - 2)  # one dissent among the first m voters
+    quorum = play(voting, pool[:m], sealed, "quorum", mixed[:m]) if not sealed else []
+    ops: Ops = {"round_total_first": sum(first), "round_total": sum(later)}
     if sealed:
-        ops["opening_commit"], ops["last_commit"] = commits[0], commits[-1]
-        ops["plain_commit"] = max(commits[1:-1], default=None)
-        receipts = [reveal(voting, worker, vid) for worker in pool]
-    gas = [r.gas_used for r in receipts]
-    kind = "reveal" if sealed else "vote"
-    ops["first_reveal" if sealed else "opening_vote"] = gas[0]
-    ops[f"plain_{kind}"] = max(gas[1 : threshold - 1], default=None)
-    ops[f"deciding_{kind}"] = gas[threshold - 1]
-    ops[f"late_{kind}"] = max(gas[threshold:], default=None)
-    ops["round_total"] = sum(commits + gas)
-    if not has_event(receipts[threshold - 1], "ResultRecorded"):
-        warn.append(f"sealed={sealed} n={len(pool)}: {kind} {threshold} recorded no result")
-    return ops, commits + gas
+        commits, reveals = later[:n], later[n:]
+        ops |= {"opening_commit": commits[0], "plain_commit": max(commits[1 : m - 1], default=None),
+                "quorum_commit": commits[m - 1], "last_commit": commits[-1],
+                "first_reveal": reveals[0], "plain_reveal": max(reveals[1 : m - 1], default=None),
+                "deciding_reveal_first": first[n + m - 1], "deciding_reveal": reveals[m - 1],
+                "late_reveal": max(reveals[m:], default=None)}  # fmt: skip
+    else:
+        ops |= {"opening_vote": later[0], "plain_vote": max(later[1 : m - 1], default=None),
+                "quorum_vote": quorum[m - 1], "deciding_vote_first": first[m - 1],
+                "deciding_vote": later[m - 1],
+                "late_vote": max(later[m:], default=None)}  # fmt: skip
+    state = voting.roundState(voting_id(descriptor("quorum")))
+    if not sealed and (state.deadline == 0 or state.status != 1):
+        warn.append(f"n={n}: the quorum vote did not start the clock")
+    removed = voting.removeWorker(pool[-1], sender=owner).gas_used
+    samples = {"first_of_epoch": first, "later": later, "quorum": quorum}
+    return ops, samples, {"add_worker": adds[-1], "remove_worker": removed}
 
 
-def finalize_ops(
-    owner: AccountAPI, pool: list[AccountAPI], sealed: bool, failover: str, warn: list[str]
-) -> Ops:
-    """finalize gas: attempt 1 re-opened as attempt 2, then each fallback policy on attempt 2."""
-    ops: Ops = {}
-    lapse = (2 if sealed else 1) * HOUR + 1  # past the vote (sealed: commit + reveal) windows
-    for policy, event in FINALIZE_EVENTS.items():
-        voting, _ = deploy(owner, pool, make_config(sealed, fallback=policy, failover=failover))
-        vid = keccak(text=f"bench failing round {policy}")
-        cast(voting, pool[0], vid, sealed)  # one vote: the threshold is out of reach
-        chain.mine(deltatime=lapse)
-        receipt = voting.finalize(vid, sender=owner)
-        ops.setdefault("finalize_reopen", receipt.gas_used)
-        if not has_event(receipt, "RoundReopened"):
-            warn.append(f"finalize did not re-open (sealed={sealed}, n={len(pool)}, {policy})")
-        cast(voting, pool[0], vid, sealed)
-        if sealed:  # reveal the lone commit, so AcceptPlurality has a leader with one vote
-            chain.mine(deltatime=HOUR + 1)
-            reveal(voting, pool[0], vid)
-        chain.mine(deltatime=HOUR + 1)
-        receipt = voting.finalize(vid, sender=owner)
-        ops[f"finalize_{policy}"] = receipt.gas_used
+def finalize_ops(owner, pool: list, failover: AccountAPI, warn: list[str]) -> Ops:
+    """The finalize paths at 4-of-7, each on a contract that already chained one round."""
+    pool, ops = pool[:7], {}
+    split = [RESULT, WRONG, RESULT, WRONG]
+
+    def contract(sealed: bool, fallback: str) -> ContractInstance:
+        voting, _ = deploy(owner, pool, make_config(sealed, 4, fallback, failover.address))
+        play(voting, pool, sealed, "warm-up", [RESULT] * len(pool))  # all: reveals open at once
+        return voting
+
+    def attempt(voting, key: str, results: list[bytes], sealed: bool = False, n: int = 1):
+        vid = voting_id(descriptor(key))
+        for i, (worker, result) in enumerate(zip(pool, results, strict=False)):
+            if n == 1 and i == 0:
+                cast(voting, worker, descriptor(key), result, sealed, True)
+            elif sealed:
+                value, _ = commitment(voting, worker, vid, result, n)
+                voting.commit(vid, value, sender=worker)
+            else:
+                voting.vote(vid, result, sender=worker)
+        chain.mine(deltatime=(2 if sealed else 1) * HOUR + 1)
+        return voting.finalize(vid, sender=owner)
+
+    def expect(receipt: ReceiptAPI, key: str, event: str) -> None:
+        ops[key] = receipt.gas_used
         if not has_event(receipt, event):
-            warn.append(f"finalize (sealed={sealed}, n={len(pool)}, {policy}) emitted no {event}")
+            warn.append(f"finalize path {key} emitted no {event}")
+
+    plurality = [RESULT, RESULT, RESULT, WRONG]
+    for fallback, second, event in (("alert", split, "RoundFailed"),
+                                    ("plurality", plurality, "ResultRecorded"),
+                                    ("failover", split, "FailoverRequested")):  # fmt: skip
+        voting = contract(False, fallback)
+        expect(attempt(voting, "failing", split), "open_reopen", "RoundReopened")
+        expect(attempt(voting, "failing", second, n=2), f"open_{fallback}", event)
+    vid = voting_id(descriptor("failing"))
+    receipt = voting.resolveByFailover(vid, RESULT, sender=failover)
+    expect(receipt, "open_resolve", "ResultRecorded")
+    attempt(voting, "timed out", split)
+    attempt(voting, "timed out", split, n=2)
+    chain.mine(deltatime=6 * HOUR + 1)
+    expect(voting.finalize(voting_id(descriptor("timed out")), sender=owner), "open_timeout",
+           "RoundFailed")  # fmt: skip
+    sealed = contract(True, "alert")
+    expect(attempt(sealed, "failing", split, True), "sealed_reopen", "RoundReopened")
+    expect(attempt(sealed, "failing", split, True, n=2), "sealed_alert", "RoundFailed")
     return ops
 
 
-def sync_stats_ops(owner: AccountAPI, pool: list[AccountAPI]) -> list[dict[str, float]]:
-    """syncStats over R settled rounds, each R for another worker syncing from zero."""
-    voting, _ = deploy(owner, pool[:3], make_config(sealed=False))
-    for seq in range(max(SYNC_ROUNDS)):
-        vid = keccak(text=f"bench settled round {seq}")
-        for worker in pool[:3]:  # every worker votes in every round: the costlier path
-            voting.vote(vid, RESULT, sender=worker)
-    chain.mine(deltatime=HOUR + 1)  # every round is past its deadline: settled
-    rows = []
-    for worker, rounds in zip(pool[:3], SYNC_ROUNDS, strict=True):
-        gas = voting.syncStats(worker, rounds, sender=owner).gas_used
-        rows.append({"rounds": rounds, "gas": gas, "per_round": round(gas / rounds, 1)})
-    return rows
-
-
-def measure(owner: AccountAPI, pool: list[AccountAPI], failover: str) -> dict[str, Any]:
+def measure(owner: AccountAPI, pool: list[AccountAPI], failover: AccountAPI) -> dict[str, Any]:
     """Runs every scenario and returns the measured part of the "voting" section."""
     warn: list[str] = []
     out: dict[str, Any] = {"open": {}, "sealed": {}, "pool": {}}
@@ -258,21 +292,21 @@ def measure(owner: AccountAPI, pool: list[AccountAPI], failover: str) -> dict[st
         sealed = mode == "sealed"
         for n in POOL_SIZES:
             click.echo(f"  {mode} mode, n={n} ...")
-            voting, adds = deploy(owner, pool[:n], make_config(sealed))
-            ops, samples = run_round(voting, pool[:n], sealed, n // 2 + 1, warn)
+            ops, samples, pool_ops = rounds_ops(owner, pool[:n], sealed, warn)
             probed = []
             if n == 3:  # a 2-of-3 round has no plain vote/reveal: take it from a 3-of-3 round
-                probe, _ = deploy(owner, pool[:n], make_config(sealed, threshold=3))
+                probe, _ = deploy(owner, pool[:3], make_config(sealed, threshold=3))
+                gas = play(probe, pool[:3], sealed, "probe", [RESULT] * 3)
                 key = "plain_reveal" if sealed else "plain_vote"
-                ops[key], probed = run_round(probe, pool[:n], sealed, 3, warn)[0][key], [key]
-            ops.update(finalize_ops(owner, pool[:n], sealed, failover, warn))
-            out[mode][str(n)] = {"threshold": n // 2 + 1, "ops": ops, "probed": probed}
-            out[mode][str(n)]["samples"] = samples
+                ops[key], probed = gas[4] if sealed else gas[1], [key]
+                if sealed:
+                    ops["plain_commit"], probed = gas[1], [key, "plain_commit"]
+            out[mode][str(n)] = {"threshold": n // 2 + 1, "ops": ops, "probed": probed,
+                                 "samples": samples}  # fmt: skip
             if not sealed:
-                removed = voting.removeWorker(pool[n - 1], sender=owner).gas_used
-                out["pool"][str(n)] = {"add_worker": adds[-1], "remove_worker": removed}
-    click.echo("  syncStats ...")
-    out["sync_stats"] = sync_stats_ops(owner, pool)
+                out["pool"][str(n)] = pool_ops
+    click.echo("  finalize paths (4-of-7) ...")
+    out["finalize"] = finalize_ops(owner, pool, failover, warn)
     out["warnings"] = warn
     return out
 
@@ -283,7 +317,6 @@ def measure(owner: AccountAPI, pool: list[AccountAPI], failover: str) -> dict[st
 
 
 def op(data: dict[str, Any], mode: str, n: int, key: str) -> int:
-    """One measured figure."""
     return data[mode][str(n)]["ops"][key]
 
 
@@ -291,23 +324,19 @@ def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
     """The brief's targets, each stated with whether it is met."""
     plain = {n: op(data, "open", n, "plain_vote") for n in POOL_SIZES}
     opening = max(op(data, "open", n, "opening_vote") for n in POOL_SIZES)
-    ratio = max(op(data, "open", n, "deciding_vote") / plain[n] for n in POOL_SIZES)
     drift = abs(plain[31] - plain[3]) / plain[3]
-    open3, open7 = op(data, "open", 3, "round_total"), op(data, "open", 7, "round_total")
-    sealed7 = op(data, "sealed", 7, "round_total")
     return [
-        check("open mode plain vote <= 50k (worst n)", max(plain.values()), 50_000, "gas"),
+        check("plain vote <= 42k (worst n)", max(plain.values()), 42_000, "gas"),
         check("opening vote <= 110k (worst n)", opening, 110_000, "gas"),
-        check("deciding vote <= 1.5x plain vote (worst n)", ratio, 1.5, "x"),
-        check("2-of-3 round (all 3 vote) <= 180k", open3, 180_000, "gas"),
-        check("4-of-7 round (all 7 vote) <= 400k", open7, 400_000, "gas"),
+        check("4-of-7 whole round <= 400k (later round of an epoch)",
+              op(data, "open", 7, "round_total"), 400_000, "gas"),
+        check("4-of-7 whole round <= 400k (first round of an epoch)",
+              op(data, "open", 7, "round_total_first"), 400_000, "gas"),
         check("plain vote at n=31 within 5% of n=3", drift, 0.05, "%"),
-        check("sealed 4-of-7 round <= 1.7x open 4-of-7 round", sealed7 / open7, 1.7, "x"),
-    ]
+    ]  # fmt: skip
 
 
 def anchors(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The reference figures next to our closest comparable measurement."""
     rows = []
     for source, metric, gas, ours in ANCHORS:
         mine = op(data, *ours) if ours else None
@@ -322,34 +351,23 @@ def tables(data: dict[str, Any]) -> list[Table]:
     out = []
     for mode, ops in (("open", OPEN_OPS), ("sealed", SEALED_OPS)):
         cells = [data[mode][str(n)] for n in POOL_SIZES]
-        rows = [
-            [label] + [fmt_gas(c["ops"][k], k in c["probed"]) for c in cells] for k, label in ops
-        ]
-        rows += [[label] + [fmt_gas(c["ops"][k]) for c in cells] for k, label in FINALIZE_OPS]
+        rows = []
+        for key, label in ops:
+            marks = ["*" if key in c["probed"] else "" for c in cells]
+            if key == "quorum_vote":
+                marks[0] = "†"
+            rows.append([label] + [fmt_gas(c["ops"][key]) + mk for c, mk in zip(cells, marks)])
         out.append((f"{mode.capitalize()} mode (gas per transaction)", head, rows))
-    pool = [
-        [label] + [fmt_gas(data["pool"][str(n)][k]) for n in POOL_SIZES] for k, label in POOL_OPS
-    ]
+    final = [[label, fmt_gas(data["finalize"].get(key))] for key, label in FINALIZE_OPS]
+    out.append(("No consensus: finalize and failover (4-of-7)", ["operation", "gas"], final))
+    pool = [[label] + [fmt_gas(data["pool"][str(n)][k]) for n in POOL_SIZES] for k, label in
+            POOL_OPS]  # fmt: skip
     out.append(("Pool changes (gas)", ["operation"] + [f"n={n}" for n in POOL_SIZES], pool))
-    sync = [
-        [str(s["rounds"]), fmt_gas(s["gas"]), f"{s['per_round']:,.0f}"] for s in data["sync_stats"]
-    ]
-    first, last = data["sync_stats"][-2], data["sync_stats"][-1]  # marginal cost: R=10 -> R=50
-    extra = (last["gas"] - first["gas"]) / (last["rounds"] - first["rounds"])
-    sync.append([f"{first['rounds']} -> {last['rounds']}", "marginal", f"{extra:,.0f}"])
-    out.append(("syncStats over R settled rounds", ["R", "gas", "gas per round"], sync))
     out.append(target_rows(data["targets"]))
-    anc = [
-        [a["source"], a["metric"], a["anchor"], fmt_gas(a["ours"]), a["as"]]
-        for a in data["anchors"]
-    ]
+    anc = [[a["source"], a["metric"], a["anchor"], fmt_gas(a["ours"]), a["as"]]
+           for a in data["anchors"]]  # fmt: skip
     out.append(("Anchors", ["source", "metric", "anchor gas", "ours", "our figure"], anc))
     return out
-
-
-# -------------------------------------------------------------------------------------------------
-# Command
-# -------------------------------------------------------------------------------------------------
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -362,12 +380,10 @@ def cli() -> None:
     click.echo(f"Measuring WorkerVoting gas on {network} (fresh contract per scenario):")
     # NOTE: hide Ape's per-transaction INFO lines (hundreds of them) unless -v DEBUG was given.
     with logger.at_level(LogLevel.WARNING if logger.level == LogLevel.INFO else logger.level):
-        section = measure(owner, pool, failover.address)
+        section = measure(owner, pool, failover)
     section["targets"] = targets(section)
     section["anchors"] = anchors(section)
-    section["notes"] = NOTES
-    section["network"] = network
-    section["code"] = code
+    section |= {"notes": NOTES, "network": network, "code": code}
     section["generated"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     click.echo()
     for table in tables(section):
