@@ -22,6 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 STREAM, DATA_SUBJECT, EVENT_SUBJECT = "GRID", "grid.readings", "grid.settle"
 HOUR = 3600
+WORKFLOW_NAME, MATCHING_REF = "matching-test", "worker.workflows.matching:run"
 NATS_HINT = "run tools/install-nats.sh (installs the Debian package nats-server)"
 # Debian installs the server in /usr/sbin, which is not on every user's PATH.
 EXTRA_DIRS = ("/usr/sbin", "/usr/local/sbin")
@@ -236,9 +237,21 @@ def publish(url: str, subject: str, payload: dict | bytes, msg_id: str | None = 
     asyncio.run(publish_async(url, [(subject, body, headers)]))
 
 
+def round_naming(workflow_name: str = WORKFLOW_NAME, ref: str = MATCHING_REF,
+                 params: dict | None = None):  # fmt: skip
+    """How workers running workflow `ref` as `workflow_name` name their rounds: a
+    `worker.descriptor.RoundNaming` (`.event(key).voting_id`, `.window(start, end).voting_id`)."""
+    from worker.descriptor import RoundNaming
+    from worker.workflow import load_workflow
+
+    workflow = load_workflow(ref)
+    return RoundNaming.of(workflow_name, workflow.parse_params(params), workflow.types)
+
+
 def worker_config(workdir: Path, name: str, account: str, network: str, manifest: Path,
                   nats_url: str, trigger: dict, metrics_port: int = 0, poll_interval: float = 0.2,
-                  level: str = "INFO", workflow_name: str = "matching-test") -> Path:  # fmt: skip
+                  level: str = "INFO", workflow_name: str = WORKFLOW_NAME,
+                  workflow_ref: str = MATCHING_REF) -> Path:  # fmt: skip
     """Writes the YAML config of worker `name` (Ape account `account`) and returns its path."""
     home = workdir / name
     home.mkdir(parents=True, exist_ok=True)
@@ -248,7 +261,7 @@ def worker_config(workdir: Path, name: str, account: str, network: str, manifest
         "source": {"kind": "nats", "name": "grid", "servers": [nats_url], "stream": STREAM,
                    "subject": DATA_SUBJECT, "durable": name},
         "trigger": trigger,
-        "workflow": {"ref": "worker.workflows.matching:run", "name": workflow_name},
+        "workflow": {"ref": workflow_ref, "name": workflow_name},
         "state": {"directory": str(home / "state")},
         "metrics": {"port": metrics_port},
         "logging": {"format": "human", "level": level},

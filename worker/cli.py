@@ -137,7 +137,8 @@ def run(config_path: Path, project: str | None) -> None:
             server = MetricsServer(metrics, health, config.metrics.host, config.metrics.port)
             with _fatal():
                 server.start()
-        node = Node(config, conn, store, workflow, metrics, health)
+        with _fatal():
+            node = Node(config, conn, store, workflow, metrics, health)
         asyncio.run(_run_until_signal(node))
     finally:
         if server is not None:
@@ -180,8 +181,9 @@ def status(config_path: Path, project: str | None, as_json: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def claim(config_path: Path, project: str | None, epochs: tuple[int, ...], yes: bool) -> None:
     """Claim this worker's rewards (default: every ended epoch with something to claim)."""
-    from worker.rewards import claim_rewards
-    from worker.status_text import format_amount, symbol_for
+    from worker.registration import Schedule
+    from worker.rewards import claim_rewards, next_claim
+    from worker.status_text import format_amount, symbol_for, when
     from worker.submit import Submitter
 
     session = _Session(config_path, project)
@@ -192,10 +194,15 @@ def claim(config_path: Path, project: str | None, epochs: tuple[int, ...], yes: 
             what = ", ".join(map(str, epochs)) if epochs else "every claimable epoch"
             click.confirm(f"Claim rewards of {conn.address} for {what}?", abort=True)
         submitter = Submitter(conn, store, gas_margin=session.config.chain.gas_margin)
+        chunk = session.config.rewards.register_chunk
         with _fatal():
-            claims = claim_rewards(conn, submitter, list(epochs) or None, notify=click.echo)
+            claims = claim_rewards(conn, submitter, list(epochs) or None, notify=click.echo,
+                                   chunk=chunk)  # fmt: skip
         if not claims:
-            click.echo("Nothing to claim.")
+            now = int(conn.web3.eth.get_block("latest")["timestamp"])
+            following = next_claim(Schedule.of(conn.rewards), now)
+            click.echo(f"Nothing to claim now. The next claim opens {when(following['opens'])} "
+                       f"(epoch {following['epoch']}, once its registration window closed).")
         symbol = symbol_for(conn.chain_id)
         for epoch, amount, tx_hash in claims:
             text = format_amount(amount, symbol)

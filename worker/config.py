@@ -37,6 +37,7 @@ from worker.config_sections import (
     LoggingConfig,
     MetricsConfig,
     NatsSourceConfig,
+    RewardsConfig,
     SourceConfig,
     StateConfig,
     TriggerConfig,
@@ -54,6 +55,7 @@ __all__ = [
     "LoggingConfig",
     "MetricsConfig",
     "NatsSourceConfig",
+    "RewardsConfig",
     "SourceConfig",
     "StateConfig",
     "TriggerConfig",
@@ -84,6 +86,7 @@ class WorkerConfig(BaseSettings):
     source: SourceConfig
     trigger: TriggerConfig
     workflow: WorkflowConfig
+    rewards: RewardsConfig = RewardsConfig()
     state: StateConfig = StateConfig()
     metrics: MetricsConfig = MetricsConfig()
     logging: LoggingConfig = LoggingConfig()

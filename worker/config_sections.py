@@ -194,6 +194,18 @@ class WorkflowConfig(_Section):
         return value
 
 
+class RewardsConfig(_Section):
+    """Reward registration after each epoch (`WorkerRewards.register` in chunks)."""
+
+    register_chunk: int = Field(
+        100,
+        ge=1,
+        le=400,
+        description="chain entries counted per `register` transaction (6-8k gas each; 100 "
+        "stays under 1M gas, 400 under half of Energy Web Chain's 6M block gas limit)",
+    )
+
+
 class StateConfig(_Section):
     """Where the local state store (SQLite) lives."""
 

@@ -8,9 +8,13 @@ Ape's provider is synchronous):
   is a broker message acknowledged;
 - the event trigger (if configured) reads its own durable consumer and tracks one round per event;
 - the chain loop, every `chain.poll_interval` seconds: follows sent transactions, reads new round
-  events, tracks due windows (interval trigger) and rounds other workers opened, drives every
-  active round (`worker.rounds`), checks the balance and, when due, registers for the last epoch's
-  rewards.
+  events, tracks due windows (interval trigger), drives every active round (`worker.rounds`),
+  checks the balance and, from the first tick after an epoch ended, registers its reward points
+  (`worker.registration`).
+
+Rounds are named by their descriptor (`worker.descriptor`): a window is joined when it is due for
+this worker, whether another worker opened its round already or not (then this worker opens it);
+a round about anything else (another window, schedule or encoding) has another id.
 
 SIGTERM or SIGINT set the stop event: the loop finishes its tick, the sources close, the metrics
 server stops. Everything that must survive a crash is in the store before it is acted on.
@@ -27,20 +31,20 @@ from typing import Any
 
 from worker.chain import Connection
 from worker.config import NatsSourceConfig, WorkerConfig
-from worker.errors import InputError, TriggerError, WorkerError
-from worker.rewards import register_due
+from worker.descriptor import RoundNaming
+from worker.errors import InputError, TriggerError, WorkerError, WorkflowRefError
+from worker.registration import Registrar
 from worker.rounds import RoundDriver
 from worker.sources import HttpSource, NatsSource, SourceBatch
 from worker.state import StateStore
 from worker.submit import Submitter
-from worker.trigger import EventTrigger, IntervalTrigger, event_voting_id, voting_id
+from worker.trigger import EventTrigger, IntervalTrigger
 from worker.watch import Watcher
 from worker.workflow import Workflow
 
 log = logging.getLogger(__name__)
 
 BALANCE_EVERY = 30.0  # seconds between balance checks
-REWARDS_EVERY = 300.0  # seconds between reward registration checks
 
 
 class Node:
@@ -53,6 +57,9 @@ class Node:
         workflow: The loaded workflow.
         metrics: `worker.metrics.Metrics` (optional).
         health: `worker.metrics.Health` (optional).
+
+    Raises:
+        WorkflowRefError: the workflow declares no `TYPES` (its rounds' leaf encoding).
     """
 
     def __init__(self, config: WorkerConfig, conn: Connection, store: StateStore,
@@ -60,6 +67,10 @@ class Node:
         self.config, self.conn, self.store = config, conn, store
         self.workflow, self.metrics, self.health = workflow, metrics, health
         self.params = workflow.parse_params(config.workflow.params)
+        if workflow.types is None:
+            raise WorkflowRefError(workflow.ref, "declares no TYPES (the ABI types of its records):"
+                                   " every round's descriptor names its leaf encoding")  # fmt: skip
+        self.naming = RoundNaming.of(config.workflow.name, self.params, workflow.types)
         chain = config.chain
         self.submitter = Submitter(conn, store, metrics, gas_margin=chain.gas_margin,
                                    confirmations=chain.confirmations,
@@ -69,7 +80,8 @@ class Node:
                                   metrics, stagger=max(1.0, 2 * chain.poll_interval),
                                   clock=lambda: self.chain_now,
                                   min_inputs=config.workflow.min_inputs,
-                                  settle=config.workflow.settle)  # fmt: skip
+                                  settle=config.workflow.settle, naming=self.naming)  # fmt: skip
+        self.registrar = Registrar(conn, self.submitter, config.rewards.register_chunk)
         self.watcher = Watcher(conn, store, chain.confirmations, conn.manifest.voting_block)
         self.trigger = (
             IntervalTrigger.from_config(config.trigger)
@@ -80,7 +92,6 @@ class Node:
             self.driver.horizon = self.trigger.catch_up * self.trigger.period
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="chain")
         self._next_balance = 0.0
-        self._next_rewards = 0.0
         self._reported: dict[tuple[int, str], int] = {}
         self.sources: list[HttpSource | NatsSource] = []
         self.ticks = 0
@@ -145,18 +156,13 @@ class Node:
         self.ticks += 1
         self.chain_now = self._chain_time()
         self.submitter.poll()
-        events, upto = self.watcher.poll()
-        for event in events:
-            if event.name == "RoundOpened" and self.store.round(event.voting_id) is None:
-                found = self._window_of(event.voting_id)
-                if found is not None:
-                    self.driver.track(event.voting_id, found, None, "chain")
+        _events, upto = self.watcher.poll()
         self.watcher.advance(upto)
         if self.metrics is not None:
             self.metrics.block(upto)
         if isinstance(self.trigger, IntervalTrigger):
             for window in self.trigger.windows_due(time.time()):
-                vid = voting_id(self.config.workflow.name, window)
+                vid = self.naming.window(window.start, window.end).voting_id
                 self.driver.track(vid, (window.start, window.end), None, "trigger")
         for vid in self.driver.active():
             try:
@@ -168,9 +174,8 @@ class Node:
         if now >= self._next_balance:
             self._next_balance = now + BALANCE_EVERY
             self._check_balance()
-        if now >= self._next_rewards and self.conn.rewards is not None:
-            self._next_rewards = now + REWARDS_EVERY
-            register_due(self.conn, self.submitter)
+        if self.conn.rewards is not None:
+            self.registrar.tick(int(self.chain_now))  # NOTE: no call until the next epoch end
 
     def _chain_time(self) -> float:
         """The time the next block will carry: deadlines are chain time, not this machine's."""
@@ -196,17 +201,6 @@ class Node:
                 for _ in range(max(0, new)):
                     self.metrics.source_error(reason)
                 self._reported[(i, reason)] = total
-
-    def _window_of(self, vid: bytes) -> tuple[int, int] | None:
-        """The window of a round another worker opened, if it is one of this trigger's."""
-        if not isinstance(self.trigger, IntervalTrigger):
-            return None  # NOTE: event rounds are tracked from the event message itself
-        now = time.time()
-        candidates = self.trigger.windows_due(now + self.trigger.period)
-        for window in candidates:
-            if voting_id(self.config.workflow.name, window) == vid:
-                return (window.start, window.end)
-        return None
 
     def _check_balance(self) -> None:
         balance = int(self.conn.web3.eth.get_balance(self.conn.address))
@@ -266,6 +260,6 @@ class Node:
             if self.metrics is not None:
                 self.metrics.source_error("malformed")
             return
-        vid = event_voting_id(self.config.workflow.name, event.key)
+        vid = self.naming.event(event.key).voting_id
         window = (event.window.start, event.window.end) if event.window else None
         self.driver.track(vid, window, event.key, "trigger")

@@ -1,9 +1,10 @@
 """The worker's rewards: its status, registration after each epoch, and claims.
 
 An epoch of `WorkerRewards` goes through three phases: open (rounds settle into it), registration
-(after it ends, until `registrationEnds`: the worker's points are counted, once) and claims (after
-the registration window: pull payments until the claim expiry). The node calls `register_due`
-periodically so its points are never left uncounted; `claim_rewards` pulls what was earned.
+(after it ends, until `registrationEnds`: the worker's points are counted, in chunks; see
+`worker.registration`, which the node runs every tick) and claims (after the registration window:
+pull payments until the claim expiry). `claim_rewards` pulls what was earned; `worker_status`
+reports it with the round counters of `worker.counters`.
 
 Everything here reads the chain through the connection's contract bindings and sends through the
 `Submitter`, so a revert is caught by the gas estimate and costs nothing.
@@ -16,17 +17,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
-from eth_abi import decode
-
-from worker.chain import Connection, decode_error
+from worker.chain import Connection
+from worker.counters import worker_counters
 from worker.errors import TransactionError, WorkerError
+from worker.registration import DEFAULT_CHUNK, Schedule, preview, register_epoch
 from worker.status_text import points_text, when
 
 log = logging.getLogger(__name__)
 
-ENROLMENT_FIELDS = ("active", "retired", "index", "joinedSeq")
-STATS_FIELDS = ("eligible", "cast", "inConsensus", "dissenting", "late", "missed", "syncedIndex")
-STATS_MAX_ROUNDS = 500  # chain entries the `workerStats` view adds up beyond the synced ones
+ENROLMENT_FIELDS = ("active", "retired", "index", "joinedSeq", "leftSeq", "joinedIndex")
 
 
 # -------------------------------------------------------------------------------------------------
@@ -90,32 +89,10 @@ class Claim(NamedTuple):
     tx_hash: str
 
 
-@dataclass(frozen=True)
-class _Schedule:
-    """Epoch times of a rewards contract (all immutable), read once with `epochTimes(0)`."""
-
-    start: int
-    length: int
-    window: int
-
-    @classmethod
-    def of(cls, rewards: Any) -> _Schedule:
-        begins, ends, registration_ends = (int(v) for v in rewards.epochTimes(0))
-        return cls(begins, ends - begins, registration_ends - ends)
-
-    def epoch_at(self, timestamp: int) -> int:
-        """The epoch containing `timestamp` (-1 before the start)."""
-        return (timestamp - self.start) // self.length if timestamp >= self.start else -1
-
-    def times(self, epoch: int) -> tuple[int, int, int]:
-        begins = self.start + epoch * self.length
-        return begins, begins + self.length, begins + self.length + self.window
-
-
-def epoch_claim(conn: Connection, epoch: int, schedule: _Schedule | None = None) -> EpochClaim:
+def epoch_claim(conn: Connection, epoch: int, schedule: Schedule | None = None) -> EpochClaim:
     """The worker's registration and claimable amounts in `epoch` (ended or not)."""
-    schedule = schedule or _Schedule.of(conn.rewards)
-    registered, claimed, points = conn.rewards.registration(epoch, conn.address)
+    schedule = schedule or Schedule.of(conn.rewards)
+    registered, claimed, points, _cursor, _end = conn.rewards.registration(epoch, conn.address)
     shares = conn.rewards.claimable(epoch, conn.address)
     return EpochClaim(
         epoch, *schedule.times(epoch), bool(registered), bool(claimed),
@@ -128,7 +105,7 @@ def epoch_claims(conn: Connection, lookback: int = 8) -> list[EpochClaim]:
 
     Reads two views per epoch; older epochs are not looked at (their claims may have expired).
     """
-    schedule = _Schedule.of(conn.rewards)
+    schedule = Schedule.of(conn.rewards)
     current = int(conn.rewards.currentEpoch())
     first = max(current - max(lookback, 0), 0)
     return [epoch_claim(conn, e, schedule) for e in range(current - 1, first - 1, -1)]
@@ -137,14 +114,15 @@ def epoch_claims(conn: Connection, lookback: int = 8) -> list[EpochClaim]:
 def worker_status(conn: Connection, lookback: int = 8) -> dict[str, Any]:
     """The worker's enrolment, round counters, balance and recent epochs, JSON-ready.
 
-    Counters come from the `workerStats` view, which adds up at most `STATS_MAX_ROUNDS` chain
-    entries beyond the worker's synced ones: `counters.syncedIndex` below `chain_length` means
-    the counters stop there.
+    Counters are computed from the chain of settled rounds (`worker.counters`); rounds still
+    taking late votes are `counters.pending`. Calls: 5 + one `settledRounds` per 500 chain
+    entries since the worker joined, and with rewards 2 + 2 per epoch looked back.
     """
     voting, rewards, address = conn.voting, conn.rewards, conn.address
     info = voting.workerInfo(address)
-    stats = voting.workerStats(address, STATS_MAX_ROUNDS)
     _head, length = voting.chainHead()
+    now = _now(conn)
+    counters = worker_counters(voting, address, now, info=info, length=int(length))
     status: dict[str, Any] = {
         "address": address,
         "chain_id": conn.chain_id,
@@ -153,99 +131,33 @@ def worker_status(conn: Connection, lookback: int = 8) -> dict[str, Any]:
             "WorkerRewards": getattr(rewards, "address", None),
         },
         "enrolment": {name: _plain(getattr(info, name)) for name in ENROLMENT_FIELDS},
-        "counters": {name: _plain(getattr(stats, name)) for name in STATS_FIELDS},
+        "counters": counters.to_dict(),
         "chain_length": int(length),
-        "time": _now(conn),
+        "time": now,
         "balance": int(conn.web3.eth.get_balance(address)),
         "epoch": None,
         "epochs": [],
     }
     if rewards is not None:
         current = int(rewards.currentEpoch())
-        status["epoch"] = {"current": current, "ends": _Schedule.of(rewards).times(current)[1]}
+        schedule = Schedule.of(rewards)
+        status["epoch"] = {"current": current, "ends": schedule.times(current)[1],
+                           "next_claim": next_claim(schedule, now)}  # fmt: skip
         status["epochs"] = [c.to_dict() for c in epoch_claims(conn, lookback)]
     return status  # fmt: skip
 
 
 # -------------------------------------------------------------------------------------------------
-# Registration
-# -------------------------------------------------------------------------------------------------
-
-
-def register_due(conn: Connection, submitter: Any, now: int | None = None) -> str | None:
-    """Registers the worker's points for an ended epoch whose registration window is open.
-
-    Looks at the epochs whose window is open at `now` (default: the latest block's time), oldest
-    first, and sends `register` for the first one the worker has not registered yet and earned
-    points in. Call it periodically: each call sends at most one transaction.
-
-    Returns:
-        The transaction hash, or None when nothing is due or the contract refuses it now (for
-        example `RewardsRoundNotSettled` while a round still takes late votes; logged at INFO).
-    """
-    if conn.rewards is None:
-        return None
-    schedule = _Schedule.of(conn.rewards)
-    now = _now(conn) if now is None else now
-    for epoch in _open_registrations(schedule, now):
-        registered, _claimed, _points = conn.rewards.registration(epoch, conn.address)
-        if not registered:
-            tx_hash, message, level = _register(conn, submitter, epoch)
-            log.log(level, message)
-            if tx_hash is not None:
-                return tx_hash
-    return None
-
-
-def _open_registrations(schedule: _Schedule, now: int, limit: int = 8) -> list[int]:
-    """Ended epochs whose registration window is open at `now`, oldest first (at most `limit`)."""
-    # NOTE: a registration window may be longer than an epoch, so several can be open at once.
-    open_ = []
-    for epoch in range(schedule.epoch_at(now) - 1, -1, -1):
-        if schedule.times(epoch)[2] < now or len(open_) == limit:
-            break
-        open_.append(epoch)
-    return open_[::-1]
-
-
-def _register(conn: Connection, submitter: Any, epoch: int) -> tuple[str | None, str, int]:
-    """Sends `register(epoch, worker)` if the worker earned points and the estimate passes.
-
-    Returns:
-        (tx hash or None, what happened, its log level). "No points" is DEBUG: the node asks
-        every tick while the window is open.
-    """
-    points, message = _preview(conn, epoch)
-    if points is None or not any(points):
-        return None, message, logging.INFO if points is None else logging.DEBUG
-    try:
-        tx_hash = submitter.send(f"register epoch {epoch}", conn.rewards, "register", epoch,
-                                 conn.address)  # fmt: skip
-    except TransactionError as exc:
-        refused = f"epoch {epoch}: registration refused now ({exc.error or exc.reason})"
-        return None, refused, logging.INFO
-    return tx_hash, f"epoch {epoch}: registration sent ({tx_hash}), {message}", logging.INFO
-
-
-def _preview(conn: Connection, epoch: int) -> tuple[tuple[int, int, int, int] | None, str]:
-    """The points the worker would register in `epoch` now and a line saying so, or None and
-    why they cannot be counted now (e.g. `RewardsRoundNotSettled`)."""
-    # NOTE: a raw eth_call: Ape prints a call trace for every reverted view, and the node asks
-    # every tick while rounds of the epoch still take late votes.
-    data = bytes(conn.rewards.previewPoints.encode_input(epoch, conn.address))
-    try:
-        raw = conn.web3.eth.call({"to": conn.rewards.address, "data": data})
-    except Exception as exc:
-        return None, f"epoch {epoch}: points cannot be counted now ({_revert_text(exc)})"
-    points = _four(decode(["uint32"] * 4, bytes(raw)))
-    if not any(points):
-        return points, f"epoch {epoch}: no points earned, nothing to register or claim"
-    return points, f"points {points_text(points)}"
-
-
-# -------------------------------------------------------------------------------------------------
 # Claims
 # -------------------------------------------------------------------------------------------------
+
+
+def next_claim(schedule: Schedule, now: int) -> dict[str, int]:
+    """When the next claim opens after `now`: the oldest epoch whose registration window has not
+    closed (one that ended, or the current one), and that moment (`opens`, chain time)."""
+    open_ = schedule.open_registrations(now)
+    epoch = open_[0] if open_ else max(schedule.epoch_at(now), 0)
+    return {"epoch": epoch, "opens": schedule.times(epoch)[2] + 1}
 
 
 def claim_rewards(
@@ -254,6 +166,7 @@ def claim_rewards(
     epochs: list[int] | None = None,
     wait: bool = True,
     notify: Callable[[str], None] | None = None,
+    chunk: int = DEFAULT_CHUNK,
 ) -> list[Claim]:
     """Claims the worker's rewards.
 
@@ -268,6 +181,7 @@ def claim_rewards(
             (`epoch_claims`), skipping the others.
         wait: Wait for the receipts of the transactions sent.
         notify: Receives a line for each registration sent or skipped (e.g. `click.echo`).
+        chunk: Entries per `register` call.
 
     Returns:
         One `Claim` (epoch, amount in wei, tx hash) per claim sent. The amount is the
@@ -286,7 +200,7 @@ def claim_rewards(
         to_register = [c for c in claims if _registration_open(c, now)]
     else:
         to_claim, to_register = _check_requested(conn, epochs, now)
-    sent = _register_first(conn, submitter, to_register, notify)
+    _register_first(conn, submitter, to_register, notify, chunk)
     claims_sent = []
     for claim in to_claim:
         try:
@@ -300,33 +214,33 @@ def claim_rewards(
         log.info("claim of epoch %d sent (%s): %d wei", claim.epoch, tx_hash, claim.total)
         claims_sent.append(Claim(claim.epoch, claim.total, tx_hash))
     if wait:
-        for tx_hash in [*sent, *(c.tx_hash for c in claims_sent)]:
-            submitter.wait(tx_hash)
+        for claimed in claims_sent:
+            submitter.wait(claimed.tx_hash)
     return claims_sent
 
 
-def _register_first(
-    conn: Connection, submitter: Any, claims: list[EpochClaim], notify: Callable[[str], None] | None
-) -> list[str]:
-    """Registers epochs whose window is open; reports each, returns the transaction hashes."""
-    sent = []
+def _register_first(conn: Connection, submitter: Any, claims: list[EpochClaim],
+                    notify: Callable[[str], None] | None, chunk: int) -> None:  # fmt: skip
+    """Registers epochs whose window is open (every chunk, waiting for each); reports each."""
     for claim in claims:
-        tx_hash, message, _level = _register(conn, submitter, claim.epoch)
-        if tx_hash is not None:
-            sent.append(tx_hash)
+        found = register_epoch(conn, submitter, claim.epoch, chunk)
+        message = found.message
+        if found.state == "done":
             closes = when(claim.registration_ends)
             message = f"epoch {claim.epoch}: registered; claim its rewards after {closes}"
+        elif found.state == "wait":
+            message = (f"epoch {claim.epoch}: registration waits for late votes until "
+                       f"{when(found.retry_at)}; the node goes on then")  # fmt: skip
         log.info(message)
         if notify is not None:
             notify(message)
-    return sent
 
 
 def _check_requested(
     conn: Connection, epochs: Iterable[int], now: int
 ) -> tuple[list[EpochClaim], list[EpochClaim]]:
     """Sorts requested epochs into claims and registrations; raises for the first one neither."""
-    schedule = _Schedule.of(conn.rewards)
+    schedule = Schedule.of(conn.rewards)
     current = schedule.epoch_at(now)
     to_claim, to_register = [], []
     for epoch in epochs:
@@ -340,7 +254,7 @@ def _check_requested(
         if claim.claimed:
             raise NothingToClaimError(epoch, "already claimed")
         if _registration_open(claim, now):
-            points, _why = _preview(conn, epoch)
+            points, _why = preview(conn, epoch)
             if points is not None and not any(points):
                 raise NothingToClaimError(epoch, "no points earned in it")
             to_register.append(claim)
@@ -367,13 +281,6 @@ def _registration_open(claim: EpochClaim, now: int) -> bool:
 def _now(conn: Connection) -> int:
     """The latest block's timestamp: the chain's notion of now."""
     return int(conn.web3.eth.get_block("latest")["timestamp"])
-
-
-def _revert_text(exc: Exception) -> str:
-    """The custom error of a reverted eth_call with its arguments, when it can be decoded."""
-    if decoded := decode_error(getattr(exc, "data", None)):  # web3's ContractCustomError
-        return f"{decoded[0]}{decoded[1]}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _address(contract: Any) -> str | None:

@@ -7,10 +7,15 @@ from the store and the chain alone:
 - not computed for the current attempt: once the round's window is complete (at least
   `min_inputs` inputs, the newest rested `settle` seconds), run the workflow on its stored inputs,
   build the records tree and store it (attempt 2 recomputes from the data stored by then);
-- open mode: vote (also a late vote while a consensus round still takes them);
-- sealed mode: store the salt, commit, and reveal once the reveal phase opens (also late);
-- past its deadline, or when no result can reach the threshold any more: `finalize`, staggered by
-  pool index so that one worker sends it and the others' estimates see it done;
+- open mode: vote (also a late vote while a consensus round still takes them); a round nobody
+  opened yet is opened with the vote (`openAndVote` with the round's descriptor);
+- sealed mode: store the salt, commit (`openAndCommit` if not open yet), and reveal once the
+  reveal phase opens (also late);
+- attempt 1 has no clock (deadline 0) until `threshold` workers voted: nothing to finalize, no
+  reveal yet, and the round is never given up for that alone;
+- past its deadline, or when no result can reach the threshold any more, or awaiting failover
+  past its timeout: `finalize`, staggered by pool index so that one worker sends it and the
+  others' estimates see it done;
 - settled: record the outcome (and whether this worker's vote agreed) and close the round;
 - awaiting failover: record that once and keep the round, sending nothing, until the failover
   address resolves it (then settled as above); such rounds come last in `active()`.
@@ -24,7 +29,8 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from worker.chain import Connection
-from worker.errors import WorkflowError
+from worker.descriptor import Descriptor, RoundNaming
+from worker.errors import TriggerError, WorkflowError
 from worker.state import StateStore
 from worker.submit import Submitter
 from worker.workflow import Workflow, output_tree, run_workflow
@@ -51,6 +57,7 @@ class RoundConfig(NamedTuple):
     pluralityMinVotes: int
     speedRank: int
     failover: str
+    failoverTimeout: int
 
 
 def _bits(mask: int) -> int:
@@ -71,13 +78,14 @@ class RoundDriver:
         min_inputs: Inputs a window needs before its result is computed.
         settle: Seconds the newest input of a window must have rested (by the store's wall
             clock) before the result is computed.
+        naming: Derives the descriptor a round is opened with; None: this worker never opens.
     """
 
     def __init__(self, conn: Connection, store: StateStore, submitter: Submitter,
                  workflow: Workflow, params: Any, metrics: Any = None, stagger: float = 2.0,
                  clock: Callable[[], float] = time.time, min_inputs: int = 1,
-                 settle: float = 0.0) -> None:  # fmt: skip
-        self.conn, self.store, self.submitter = conn, store, submitter
+                 settle: float = 0.0, naming: RoundNaming | None = None) -> None:  # fmt: skip
+        self.conn, self.store, self.submitter, self.naming = conn, store, submitter, naming
         self.min_inputs, self.settle = min_inputs, settle
         self.workflow, self.params, self.metrics = workflow, params, metrics
         self.stagger, self.clock = stagger, clock
@@ -134,15 +142,19 @@ class RoundDriver:
             late_ok = status == "Consensus" and (committed or not st.sealedMode)
             if not (late_ok and self.clock() <= st.deadline) or self._voted(voting_id, st.attempt):
                 self._settle(voting_id, st, status)
-                if status != WAITING:  # NOTE: kept (no transaction due) until the failover resolves
+                if status != WAITING:  # NOTE: kept until the failover resolves or times out
                     self._close(voting_id, local.attempt)
+                self._maybe_finalize(voting_id, st, status)
                 return status
             # NOTE: consensus came before this worker's vote (or reveal of its commit); a late
             # one still counts as cast.
         attempt = max(1, int(st.attempt))
         result = self._result(voting_id, attempt, local)
         if result is None:
-            if status == "None" and self._stale(voting_id, local):
+            # NOTE: a round opened by someone else waits for its quorum (no clock); without data
+            # it is given up like one nobody opened, never for having no deadline.
+            unclocked = status in ("Voting", "Committing") and int(st.deadline) == 0
+            if (status == "None" or unclocked) and self._stale(voting_id, local):
                 log.warning("round %s: no result for window %s within %d s: given up",
                             _short(voting_id), (local.window_start, local.window_end),
                             self.horizon)  # fmt: skip
@@ -150,18 +162,23 @@ class RoundDriver:
             self._maybe_finalize(voting_id, st, status)
             return status
         if status == "None":
+            descriptor = self._descriptor(voting_id, local)
+            if descriptor is None:
+                return status
             if self._config(None).sealedMode:
                 self.store.ensure_salt(voting_id, attempt, result)
-                self._act(voting_id, attempt, "commit", result)
+                self._act(voting_id, attempt, "commit", result, descriptor)
             else:
-                self._act(voting_id, attempt, "vote", result)
+                self._act(voting_id, attempt, "vote", result, descriptor)
         elif status == "Voting" or (status == "Consensus" and not st.sealedMode):
             self._act(voting_id, attempt, "vote", result)
         elif status in ("Committing", "Revealing", "Consensus"):
-            if not committed and status == "Committing" and self.clock() <= st.deadline:
+            deadline = int(st.deadline)
+            commits_open = status == "Committing" and (deadline == 0 or self.clock() <= deadline)
+            if not committed and commits_open:
                 self.store.ensure_salt(voting_id, attempt, result)
                 self._act(voting_id, attempt, "commit", result)
-            elif committed and (status != "Committing" or self.clock() > st.deadline):
+            elif committed and not commits_open:
                 self._act(voting_id, attempt, "reveal", self._committed_result(voting_id, attempt))
         self._maybe_finalize(voting_id, st, status)
         return status
@@ -223,12 +240,27 @@ class RoundDriver:
         stored = self.store.salt(voting_id, attempt)
         return bytes.fromhex(stored[1][2:]) if stored else b""
 
-    def _act(self, voting_id: bytes, attempt: int, kind: str, result: bytes) -> None:
+    def _descriptor(self, voting_id: bytes, local: Any) -> Descriptor | None:
+        """The descriptor to open a round with; None (logged once) if it is not this round's."""
+        try:
+            if self.naming is None:
+                raise TriggerError("no round naming configured: this worker opens no rounds")
+            found = self.naming.of_round((local.window_start, local.window_end), local.event_key)
+            if found.voting_id != voting_id:
+                raise TriggerError(f"its descriptor has the id 0x{found.voting_id.hex()}")
+        except TriggerError as exc:
+            self._once(("nodesc", voting_id), "round %s: not opened: %s", _short(voting_id), exc,
+                       level=logging.ERROR)  # fmt: skip
+            return None
+        return found
+
+    def _act(self, voting_id: bytes, attempt: int, kind: str, result: bytes,
+             descriptor: Descriptor | None = None) -> None:  # fmt: skip
         if not result:
             self._once(("nosalt", voting_id, attempt), "round %s: committed, but the salt is "
                        "lost: cannot reveal", _short(voting_id), level=logging.ERROR)  # fmt: skip
             return
-        outcome = self.submitter.ensure(kind, voting_id, attempt, result)
+        outcome = self.submitter.ensure(kind, voting_id, attempt, result, descriptor)
         if outcome.startswith("rejected:"):
             self._once((kind, voting_id, attempt, outcome), "round %s attempt %d: %s %s",
                        _short(voting_id), attempt, kind, outcome)  # fmt: skip
@@ -286,7 +318,7 @@ class RoundDriver:
     # ---------------------------------------------------------------------------------------------
 
     def _maybe_finalize(self, voting_id: bytes, st: Any, status: str) -> None:
-        if status not in ("Voting", "Committing", "Revealing"):
+        if status not in ("Voting", "Committing", "Revealing", WAITING):
             return
         now = self.clock()
         if not self._finalizable(st, status, now):
@@ -306,8 +338,14 @@ class RoundDriver:
             self._finalizable_since[key] = time.monotonic() + self.stagger
 
     def _finalizable(self, st: Any, status: str, now: float) -> bool:
-        """Mirrors the contract's `_failed`: deadline passed or the threshold out of reach."""
+        """Mirrors the contract's `finalize`: deadline passed or the threshold out of reach;
+        never before attempt 1's quorum (deadline 0); a failover round past its timeout.
+        `st.deadline` is block time (a pause moves it on), as is `now`."""
         deadline, voted = int(st.deadline), _bits(int(st.voted))
+        if deadline == 0:
+            return False  # NOTE: attempt 1 waits for its quorum: no clock, nothing can fail
+        if status == WAITING:
+            return now > deadline
         if status == "Voting":
             left = int(st.eligibleCount) - voted
         else:

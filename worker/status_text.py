@@ -40,14 +40,15 @@ def format_status(status: dict[str, Any], symbol: str | None = None) -> str:
         f"({counters['inConsensus']} in consensus, {counters['dissenting']} dissenting), "
         f"{counters['missed']} missed, {counters['late']} late votes",
     ]
-    if counters["syncedIndex"] < status["chain_length"]:
-        lines.append(
-            f"  (counted up to chain entry {counters['syncedIndex']} of {status['chain_length']})"
-        )
+    if counters["pending"]:
+        lines.append(f"  {counters['pending']} more settled, still taking late votes: counted "
+                     "once their late votes close")  # fmt: skip
     lines.append(f"Balance: {format_amount(status['balance'], symbol)}")
     if status["epoch"] is not None:
         epoch = status["epoch"]
         lines.append(f"Epoch {epoch['current']} runs until {when(epoch['ends'])}")
+        following = epoch["next_claim"]
+        lines.append(f"Next claim opens {when(following['opens'])} (epoch {following['epoch']})")
     if status["epochs"]:
         lines.append("Ended epochs:")
         for claim in status["epochs"]:
@@ -73,10 +74,12 @@ def _claim_text(claim: dict[str, Any], now: int, symbol: str) -> str:
 
 
 def points_text(points: Iterable[int]) -> str:
+    """'availability 1, consistency 0, ...' for the four point categories."""
     return ", ".join(f"{name} {value}" for name, value in zip(CATEGORIES, points))
 
 
 def when(timestamp: int) -> str:
+    """A unix time as 'YYYY-MM-DD HH:MM:SS UTC'."""
     moment = datetime.fromtimestamp(int(timestamp), tz=timezone.utc)
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
 

@@ -42,6 +42,14 @@ log = logging.getLogger(__name__)
 MAX_TRIES = 3  # sends of one action (a reverted or dropped one is planned again)
 FEE_BUMP = 1.25  # replacement gas price factor (nodes require >= 1.1)
 _FUNCTIONS = {"vote": "vote", "commit": "commit", "reveal": "reveal"}
+_OPENING = {"vote": "openAndVote", "commit": "openAndCommit"}  # the first vote opens the round
+# Least gas limit per function, whatever the estimate said: a vote estimated as a plain one may
+# land as the opening or the deciding one (several votes in one block), a finalize may chain the
+# round, and a registration chunk may walk further than at its estimate. Unused gas is not paid.
+GAS_FLOOR = {
+    "openAndVote": 200_000, "openAndCommit": 200_000, "vote": 200_000, "commit": 200_000,
+    "reveal": 200_000, "finalize": 200_000, "register": 1_000_000,
+}  # fmt: skip
 
 
 @dataclass
@@ -101,18 +109,27 @@ class Submitter:
         self._others: dict[str, Sent] = {}  # untracked transactions by hash
         self._next_nonce = 0
         self._pending_estimates = True
+        self._descriptors: dict[bytes, tuple] = {}  # votingId -> descriptor of a round to open
 
     # ---------------------------------------------------------------------------------------------
     # Votes, commits, reveals
     # ---------------------------------------------------------------------------------------------
 
-    def ensure(self, kind: str, voting_id: bytes, attempt: int, result: bytes) -> str:
+    def ensure(self, kind: str, voting_id: bytes, attempt: int, result: bytes,
+               descriptor: tuple | None = None) -> str:  # fmt: skip
         """Makes sure this worker's vote, commit or reveal of `result` is (being) sent, once.
+
+        With `descriptor` (the round is not open yet) a vote goes as `openAndVote`, a commit as
+        `openAndCommit` (a plain one if another worker opened it first); a resend too.
 
         Returns:
             "confirmed", "pending" (sent, followed by `poll`), "failed" (tried `MAX_TRIES`
             times) or "rejected:<ErrorName>" (the contract refuses it now).
         """
+        if descriptor is not None and kind in _OPENING:
+            self._descriptors[voting_id] = tuple(descriptor)
+        elif kind in _OPENING:
+            self._descriptors.pop(voting_id, None)  # open by now: a plain vote is cheaper
         row = self.store.vote(voting_id, attempt, kind)
         if row is not None and row.state in ("confirmed", "sent"):
             return "confirmed" if row.state == "confirmed" else "pending"
@@ -124,7 +141,7 @@ class Submitter:
             return "confirmed"
         args = self._arguments(kind, voting_id, attempt, result)
         try:
-            data, gas = self._estimate(_FUNCTIONS[kind], args)
+            data, gas = self._estimate(self._function(kind, voting_id), args)
         except TransactionError as exc:
             # NOTE: a refused estimate sends nothing, so the store is left as it is.
             if exc.error == "VotingAlreadyVoted":
@@ -152,9 +169,15 @@ class Submitter:
         mask = state.committed if kind == "commit" else state.voted
         return bool(mask & bit)
 
+    def _function(self, kind: str, voting_id: bytes) -> str:
+        opening = kind in _OPENING and voting_id in self._descriptors
+        return _OPENING[kind] if opening else _FUNCTIONS[kind]
+
     def _arguments(self, kind: str, voting_id: bytes, attempt: int, result: bytes) -> list:
+        key = self._descriptors.get(voting_id) if kind in _OPENING else None
+        target = voting_id if key is None else key
         if kind == "vote":
-            return [voting_id, result]
+            return [target, result]
         stored = self.store.salt(voting_id, attempt)
         if stored is None:
             raise TransactionError(kind, "no salt stored for this attempt")
@@ -163,7 +186,7 @@ class Submitter:
             return [voting_id, result, salt]
         value = commitment(result, salt, self.conn.address, voting_id, attempt,
                            self.conn.chain_id, self.conn.voting.address)  # fmt: skip
-        return [voting_id, value]
+        return [target, value]
 
     # ---------------------------------------------------------------------------------------------
     # Other transactions
@@ -276,7 +299,7 @@ class Submitter:
         else:
             args = self._arguments(row.kind, vid, row.attempt, bytes.fromhex(row.result[2:]))
             try:
-                data, gas = self._estimate(_FUNCTIONS[row.kind], args)
+                data, gas = self._estimate(self._function(row.kind, vid), args)
             except TransactionError as exc:
                 landed = exc.error == "VotingAlreadyVoted"
                 landed = landed or self.landed(row.kind, vid, row.attempt)
@@ -308,7 +331,7 @@ class Submitter:
             name = decoded[0] if decoded else None
             reason = f"{name}{decoded[1]}" if decoded else f"{type(exc).__name__}: {exc}"
             raise TransactionError(action or function, f"reverts: {reason}", name) from exc
-        return data, int(gas * self.gas_margin)
+        return data, max(int(gas * self.gas_margin), GAS_FLOOR.get(function, 0))
 
     def _estimate_gas(self, call: dict) -> int:
         # NOTE: the pending block has the current time, so phases that open by time (reveal,

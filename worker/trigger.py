@@ -1,4 +1,4 @@
-"""When rounds start, over which data, and the round id (`votingId`) every honest worker derives.
+"""When rounds start and over which data.
 
 Interval trigger: time is cut into windows `[offset + k * period, offset + (k + 1) * period)` of UTC
 epoch seconds, for example hours (`period=3600`). A window is *due* `lag` seconds after it ends,
@@ -8,16 +8,7 @@ so late data can still arrive; "every hour for the previous hour" is `period=360
 Event trigger: a round per external event, a message that carries an event key (and optionally the
 window of data it is about).
 
-Round ids (`votingId`, the `bytes32` key of a round in the voting contract):
-
-    window round:  keccak256(abi.encode(string workflowName, uint64 start, uint64 end))
-    event round:   keccak256(abi.encode(string workflowName, string eventKey))
-
-Every input is part of the config (the workflow name) or of the trigger, so all workers that run the
-same workflow on the same window (or event) open and vote in the same round, while different
-workflows or windows never share one. The two forms cannot collide: the first word of the encoding
-is the offset of the name's data, 0x60 for a window round and 0x40 for an event round. The id is the
-same for both attempts of a round; the contract keeps the attempt number.
+What a round is about on chain (its descriptor) and its id are derived in `worker.descriptor`.
 """
 
 from __future__ import annotations
@@ -28,10 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from eth_abi import encode
-
 from worker.config import EventTriggerConfig, IntervalTriggerConfig
-from worker.encoding import keccak
 from worker.errors import TriggerError
 
 MAX_UINT64 = (1 << 64) - 1
@@ -77,37 +65,6 @@ class Window:
 
     def __str__(self) -> str:
         return f"[{self.start}, {self.end})"
-
-
-def _check_name(workflow_name: str) -> None:
-    if not isinstance(workflow_name, str) or not workflow_name:
-        raise TriggerError(f"the workflow name must be a non-empty string, got {workflow_name!r}")
-
-
-def voting_id(workflow_name: str, window: Window) -> bytes:
-    """The round id of `window`: keccak256(abi.encode(string name, uint64 start, uint64 end)).
-
-    Args:
-        workflow_name: `workflow.name` from the config.
-        window: The window the round computes.
-
-    Returns:
-        The 32-byte votingId.
-    """
-    _check_name(workflow_name)
-    return keccak(encode(["string", "uint64", "uint64"], [workflow_name, window.start, window.end]))
-
-
-def event_voting_id(workflow_name: str, event_key: str) -> bytes:
-    """The round id of an event: keccak256(abi.encode(string name, string eventKey)).
-
-    Raises:
-        TriggerError: the name or the key is empty or not a string.
-    """
-    _check_name(workflow_name)
-    if not isinstance(event_key, str) or not event_key:
-        raise TriggerError(f"an event key must be a non-empty string, got {event_key!r}")
-    return keccak(encode(["string", "string"], [workflow_name, event_key]))
 
 
 # -------------------------------------------------------------------------------------------------
@@ -242,11 +199,6 @@ class EventTrigger:
         if start is None and end is None:
             return Event(key)
         return Event(key, Window(start, end))
-
-    @staticmethod
-    def voting_id(workflow_name: str, event: Event) -> bytes:
-        """The round id of `event` (see `event_voting_id`)."""
-        return event_voting_id(workflow_name, event.key)
 
 
 def trigger_from_config(

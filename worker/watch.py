@@ -25,7 +25,9 @@ from worker.state import StateStore
 log = logging.getLogger(__name__)
 
 EVENTS = (
+    "RoundDescribed",
     "RoundOpened",
+    "RoundStarted",
     "VoteCast",
     "VoteCommitted",
     "ResultRecorded",

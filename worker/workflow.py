@@ -4,8 +4,10 @@ A workflow is a Python callable referenced in the config as `"module:function"`
 (`worker.workflows.matching:run`). Its module declares the schema of one input payload as a pydantic
 model, `INPUT = MatchingInput`, and optionally the schema of its parameters, `PARAMS = ...`
 (the same names may instead be attributes of the function, for modules with several workflows),
-and optionally `window_of(input) -> (start, end)`, the time window a payload's data belongs to
-(without it, a payload names its window in `window_start` and `window_end`).
+`TYPES = ("string", "uint64", ...)`, the ABI types of its records (the leaf encoding, part of
+every round's descriptor: `worker run` needs it), and optionally `window_of(input) -> (start,
+end)`, the time window a payload's data belongs to (without it, a payload names its window in
+`window_start` and `window_end`).
 The callable is called as `function(inputs, params)`:
 
 - `inputs`: a list of `INPUT` instances, one per payload received for the round (in an order
@@ -41,6 +43,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eth_abi.grammar import normalize
 from pydantic import BaseModel, ValidationError
 
 from worker.config import validation_problems
@@ -84,6 +87,7 @@ class Workflow:
     input_model: type[BaseModel]
     params_model: type[BaseModel] | None = None
     window_function: Callable[[Any], tuple[int, int] | None] | None = None
+    types: tuple[str, ...] | None = None  # declared leaf ABI types (`TYPES`): the round encoding
 
     def window_of(self, payload: Mapping[str, Any]) -> tuple[int, int]:
         """The time window `[start, end)` a payload's data belongs to.
@@ -186,7 +190,19 @@ def load_workflow(ref: str) -> Workflow:
     if window_function is not None and not callable(window_function):
         raise WorkflowRefError(ref, "window_of must be a callable")
     params = _model(ref, function, module, "PARAMS")
-    return Workflow(ref, function, input_model, params, window_function)
+    types = _types(ref, function, module)
+    return Workflow(ref, function, input_model, params, window_function, types)
+
+
+def _types(ref: str, function: Any, module: Any) -> tuple[str, ...] | None:
+    types = getattr(function, "TYPES", None) or getattr(module, "TYPES", None)
+    if types is None:
+        return None
+    try:
+        leaf_codec(types)
+    except LeafEncodingError as exc:
+        raise WorkflowRefError(ref, f"TYPES must be the records' leaf ABI types: {exc}") from exc
+    return tuple(types)
 
 
 def _model(ref: str, function: Any, module: Any, name: str) -> type[BaseModel] | None:
@@ -226,7 +242,18 @@ def run_workflow(
         raise
     except Exception as exc:  # NOTE: a workflow bug must not take the worker down
         raise WorkflowFailedError(workflow.ref, exc) from exc
-    return check_output(workflow.ref, output)
+    checked = check_output(workflow.ref, output)
+    if workflow.types is not None and _normal(checked.types) != _normal(workflow.types):
+        # NOTE: the round descriptor names the declared encoding; a root of other leaves
+        # would be a vote about records nobody could verify against it.
+        declared = list(workflow.types)
+        raise WorkflowOutputError(workflow.ref, f"records of types {list(checked.types)}, but "
+                                  f"the workflow declares TYPES {declared}")  # fmt: skip
+    return checked
+
+
+def _normal(types: Sequence[str]) -> tuple[str, ...]:
+    return tuple(normalize(t) for t in types)
 
 
 def check_output(name: str, output: Any) -> WorkflowOutput:

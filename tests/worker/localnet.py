@@ -14,10 +14,13 @@ from scripts._localnet import (  # noqa: F401  (re-exported for the tests)
     hour_payload,
     previous_hour,
     publish,
+    round_naming,
     worker_cli,
     worker_config,
 )
 from scripts._localnet import write_manifest as _write_manifest
+
+NAMING = round_naming()  # how the workers of these tests name their rounds
 
 
 def write_manifest(path, chain_id: int, voting, rewards, block: int = 0):

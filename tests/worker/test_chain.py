@@ -10,7 +10,7 @@ from eth_abi import encode
 from eth_utils import keccak
 from web3.exceptions import ContractCustomError
 
-from tests.conftest import ZERO_ADDRESS
+from tests.conftest import ZERO_ADDRESS, descriptor_id, event_descriptor
 from tests.worker import localnet as ln
 from worker.chain import (
     Manifest,
@@ -26,7 +26,8 @@ from worker.errors import ManifestError, StartupError
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = 86_400
-VID = keccak(text="round 1")
+DESC = event_descriptor("round 1")
+VID = descriptor_id(DESC)
 ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 
@@ -221,7 +222,7 @@ def test_load_account__malformed_test_account_raises():
 def deployed(project, owner, create_voting, chain, tmp_path):
     """A 2-of-3 pool (test accounts 1-3), a rewards contract and their manifest."""
     net = create_voting("2/3")
-    rewards = owner.deploy(project.WorkerRewards, owner, net.voting, ZERO_ADDRESS, DAY, 7200,
+    rewards = owner.deploy(project.WorkerRewards, owner, net.voting, ZERO_ADDRESS, 3 * 3600,
                            30 * DAY, [2500, 2500, 2500, 2500])  # fmt: skip
     manifest = ln.write_manifest(tmp_path / "manifest.json", chain.chain_id, net.voting, rewards)
     return net, rewards, manifest
@@ -239,7 +240,7 @@ def revert_data(chain, sender, contract, function, *args) -> str:
 def test_decode_error__real_reverts_of_both_contracts(deployed, chain):
     net, rewards, _manifest = deployed
     worker = net.workers[0]
-    net.voting.vote(VID, keccak(text="A"), sender=worker)
+    net.voting.openAndVote(DESC, keccak(text="A"), sender=worker)
     data = revert_data(chain, worker, net.voting, "vote", VID, keccak(text="A"))
     assert decode_error(data) == (
         "VotingAlreadyVoted",
@@ -248,7 +249,9 @@ def test_decode_error__real_reverts_of_both_contracts(deployed, chain):
     unknown = keccak(text="never opened")
     data = revert_data(chain, worker, net.voting, "finalize", unknown)
     assert decode_error(data) == ("VotingWrongStatus", {"votingId": unknown, "status": 0})
-    data = revert_data(chain, worker, rewards, "register", 0, worker.address)
+    data = revert_data(chain, worker, net.voting, "vote", unknown, keccak(text="A"))
+    assert decode_error(data) == ("VotingUnknownRound", {"votingId": unknown})
+    data = revert_data(chain, worker, rewards, "register", 0, worker.address, 100)
     assert decode_error(data) == ("RewardsEpochNotEnded", {"epoch": 0})
 
 

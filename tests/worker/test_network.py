@@ -9,57 +9,12 @@ import pytest
 import yaml
 from ape import chain
 
-from tests.conftest import ZERO_ADDRESS, make_config
 from tests.worker import localnet as ln
-from tests.worker.natsutil import NatsServer, free_port
+from tests.worker.natsutil import free_port
 from worker.state import StateStore
-from worker.trigger import Window, event_voting_id, voting_id
 from worker.workflow import output_root, run_workflow
 
 pytestmark = pytest.mark.anvil
-DAY = 86_400
-
-
-@pytest.fixture
-def broker(tmp_path):
-    with NatsServer(tmp_path / "nats") as server:
-        yield server
-
-
-@pytest.fixture
-def deploy(project, owner, accounts, tmp_path):
-    """Deploys voting and rewards for test accounts 1..n and writes a manifest."""
-
-    def create(n: int, threshold: int, **config):
-        voting = owner.deploy(project.WorkerVoting, owner, make_config(threshold=threshold,
-                                                                       **config))  # fmt: skip
-        for i in range(1, n + 1):
-            voting.addWorker(accounts[i], sender=owner)
-        rewards = owner.deploy(project.WorkerRewards, owner, voting, ZERO_ADDRESS, DAY, 7200,
-                               30 * DAY, [2500, 2500, 2500, 2500])  # fmt: skip
-        manifest = ln.write_manifest(tmp_path / "manifest.json", chain.chain_id, voting, rewards)
-        return voting, manifest
-
-    return create
-
-
-@pytest.fixture
-def workers(tmp_path):
-    started = []
-
-    def spawn(manifest, broker, n: int, trigger: dict, first: int = 1, **kwargs):
-        network = f"ethereum:local:{chain.provider.uri}"
-        for i in range(first, first + n):
-            config = ln.worker_config(tmp_path, f"w{i}", f"TEST::{i}", network, manifest,
-                                      broker.url, trigger, **kwargs)  # fmt: skip
-            process = ln.WorkerProcess(f"w{i}", config, tmp_path / f"w{i}.log")
-            process.start()
-            started.append(process)
-        return started[-n:]
-
-    yield spawn
-    for process in started:
-        process.stop(signal.SIGKILL, timeout=5)
 
 
 EVENT_TRIGGER = {"kind": "event", "subject": ln.EVENT_SUBJECT}
@@ -68,7 +23,7 @@ EVENT_TRIGGER = {"kind": "event", "subject": ln.EVENT_SUBJECT}
 def settle(broker, hour: int, key: str) -> bytes:
     event = {"key": key, "window_start": hour, "window_end": hour + ln.HOUR}
     ln.publish(broker.url, ln.EVENT_SUBJECT, event)
-    return event_voting_id("matching-test", key)
+    return ln.NAMING.event(key).voting_id
 
 
 def expected_root(*payloads) -> bytes:
@@ -80,12 +35,14 @@ def status_of(voting, vid) -> int:
     return int(voting.roundState(vid).status)
 
 
-def test_workers__reach_consensus_and_record_agreement(deploy, broker, workers, accounts, tmp_path):
+def test_workers__reach_consensus_and_record_agreement(
+    deploy, broker, spawn_workers, accounts, tmp_path
+):
     voting, manifest = deploy(3, 2)
     hour = ln.previous_hour()
     payload = ln.hour_payload(hour)
     ln.publish(broker.url, ln.DATA_SUBJECT, payload, msg_id=f"h{hour}")
-    procs = workers(manifest, broker, 3, EVENT_TRIGGER)
+    procs = spawn_workers(manifest, broker, 3, EVENT_TRIGGER)
     vid = settle(broker, hour, f"settle-{hour}")
 
     ln.wait_for(lambda: status_of(voting, vid) == 4, 90, what="consensus")
@@ -131,14 +88,14 @@ def test_workers__reach_consensus_and_record_agreement(deploy, broker, workers, 
     assert (info["address"], info["chain_length"]) == (accounts[1].address, 1)
 
 
-def test_workers__interval_trigger_votes_the_previous_hour(deploy, broker, workers, tmp_path):
+def test_workers__interval_trigger_votes_the_previous_hour(deploy, broker, spawn_workers, tmp_path):
     voting, manifest = deploy(2, 2)
     hour = ln.previous_hour()
     payload = ln.hour_payload(hour, scale=2)
     ln.publish(broker.url, ln.DATA_SUBJECT, payload, msg_id=f"h{hour}")
     trigger = {"kind": "interval", "period": 3600, "lag": 0, "catch_up": 2}
-    procs = workers(manifest, broker, 2, trigger)
-    vid = voting_id("matching-test", Window(hour, hour + ln.HOUR))
+    procs = spawn_workers(manifest, broker, 2, trigger)
+    vid = ln.NAMING.window(hour, hour + ln.HOUR).voting_id
 
     ln.wait_for(lambda: status_of(voting, vid) == 4, 90, what="consensus on the previous hour")
     assert voting.resultOf(vid) == expected_root(payload)
@@ -147,14 +104,14 @@ def test_workers__interval_trigger_votes_the_previous_hour(deploy, broker, worke
 
 
 def test_workers__kill_9_after_commit_reveals_once_after_restart(
-    deploy, broker, workers, accounts, tmp_path
+    deploy, broker, spawn_workers, accounts, tmp_path
 ):
     # 4 workers enrolled, 3 running: the commit phase lasts until its deadline.
     voting, manifest = deploy(4, 3, sealed=True, vote_duration=12, reveal_duration=120)
     hour = ln.previous_hour()
     payload = ln.hour_payload(hour)
     ln.publish(broker.url, ln.DATA_SUBJECT, payload, msg_id=f"h{hour}")
-    w1, *_others = workers(manifest, broker, 3, EVENT_TRIGGER)
+    w1, *_others = spawn_workers(manifest, broker, 3, EVENT_TRIGGER)
     vid = settle(broker, hour, f"sealed-{hour}")
     address = accounts[1].address
     w1_bit = 1 << int(voting.workerInfo(address).index)
@@ -186,11 +143,11 @@ def test_workers__kill_9_after_commit_reveals_once_after_restart(
 
 
 def test_worker__malformed_input_is_reported_and_worker_carries_on(
-    deploy, broker, workers, tmp_path
+    deploy, broker, spawn_workers, tmp_path
 ):
     voting, manifest = deploy(1, 1)
     port = free_port()
-    (proc,) = workers(manifest, broker, 1, EVENT_TRIGGER, metrics_port=port)
+    (proc,) = spawn_workers(manifest, broker, 1, EVENT_TRIGGER, metrics_port=port)
     hour = ln.previous_hour()
     ln.publish(broker.url, ln.DATA_SUBJECT, b"{not json", msg_id="bad-1")
     ln.publish(broker.url, ln.DATA_SUBJECT, {"generation": [{"site": "x", "hour": 1}]},

@@ -5,25 +5,25 @@ import logging
 import pytest
 from eth_utils import keccak
 
-from tests.conftest import ZERO_ADDRESS
+from tests.conftest import ZERO_ADDRESS, descriptor_id, event_descriptor
 from tests.contracts import rewards_model as model
 from tests.worker.chainutil import connection_for
+from worker.registration import Registrar, step
 from worker.rewards import (
     EpochClaim,
     NothingToClaimError,
     RewardsError,
     claim_rewards,
     epoch_claims,
-    register_due,
     worker_status,
 )
 from worker.state import StateStore
 from worker.status_text import format_amount, format_status, symbol_for
-from worker.submit import Submitter
+from worker.submit import GAS_FLOOR, Submitter
 
 DAY, HOUR = 86_400, 3_600
 WEIGHTS = [1000, 2000, 4000, 3000]
-REG_WINDOW, EXPIRY = 2 * HOUR, 30 * DAY
+REG_WINDOW, EXPIRY = 3 * HOUR, 30 * DAY  # longer than the voting contract's 2 h maxWindow
 POT = 10**18 + 7  # not divisible: the shares are rounded
 A, B = keccak(text="root A"), keccak(text="root B")
 # Round 0: w0 and w1 agree, w2 votes B late. Round 1: w0 and w2 agree, w1 misses it.
@@ -35,7 +35,12 @@ POINTS = [model.points(ROUNDS, model.Tenure(i)) for i in range(3)]  # w0: [1, 1,
 
 
 def rid(i: int) -> bytes:
-    return keccak(text=f"hour {i}")
+    return descriptor_id(event_descriptor(f"hour {i}"))
+
+
+def vote(net, i: int, result: bytes, worker) -> None:
+    """A vote in round `i`, opening it if needed."""
+    net.voting.openAndVote(event_descriptor(f"hour {i}"), result, sender=worker)
 
 
 def goto(chain, timestamp: int) -> None:
@@ -48,15 +53,15 @@ def env(project, owner, create_voting):
     """A 2-of-3 pool with a funded rewards contract and two rounds played in epoch 0."""
     net = create_voting("2/3", speed_rank=2)
     rewards = owner.deploy(
-        project.WorkerRewards, owner, net.voting, ZERO_ADDRESS, DAY, REG_WINDOW, EXPIRY, WEIGHTS
+        project.WorkerRewards, owner, net.voting, ZERO_ADDRESS, REG_WINDOW, EXPIRY, WEIGHTS
     )
     rewards.fund(0, POT, value=POT, sender=owner)
     w = net.workers
-    net.voting.vote(rid(0), A, sender=w[0])
-    net.voting.vote(rid(0), A, sender=w[1])
-    net.voting.vote(rid(0), B, sender=w[2])  # late, after consensus
-    net.voting.vote(rid(1), A, sender=w[0])
-    net.voting.vote(rid(1), A, sender=w[2])
+    vote(net, 0, A, w[0])
+    vote(net, 0, A, w[1])
+    vote(net, 0, B, w[2])  # late, after consensus
+    vote(net, 1, A, w[0])
+    vote(net, 1, A, w[2])
     return net, rewards
 
 
@@ -75,7 +80,7 @@ def times(rewards, epoch: int = 0) -> tuple[int, int, int]:
 
 def register_others(net, rewards, owner) -> None:
     for worker in net.workers[1:]:
-        rewards.register(0, worker, sender=owner)
+        rewards.register(0, worker, 100, sender=owner)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -90,7 +95,7 @@ def test_epoch_claims__ended_epochs_newest_first_bounded(env, chain, owner):
     assert epoch_claims(conn) == []  # epoch 0 has not ended
     goto(chain, times(rewards)[1] + 1)
     for worker in net.workers:
-        rewards.register(0, worker, sender=owner)
+        rewards.register(0, worker, 100, sender=owner)
     goto(chain, times(rewards, 3)[0] + 1)  # epoch 3: epochs 0..2 ended
     claims = epoch_claims(conn)
     assert [c.epoch for c in claims] == [2, 1, 0]
@@ -108,17 +113,23 @@ def test_worker_status__json_ready_and_formatted(env, chain, owner):
     net, rewards = env
     goto(chain, times(rewards)[1] + 1)
     for worker in net.workers:
-        rewards.register(0, worker, sender=owner)
+        rewards.register(0, worker, 100, sender=owner)
     goto(chain, times(rewards)[2] + 1)
     conn = connection_for(net.workers[0], net.voting, rewards)
     status = worker_status(conn)
     assert status["address"] == net.workers[0].address
     assert status["contracts"] == {"WorkerVoting": net.voting.address,
                                    "WorkerRewards": rewards.address}  # fmt: skip
-    assert status["enrolment"] == {"active": True, "retired": False, "index": 0, "joinedSeq": 0}
+    assert status["enrolment"] == {"active": True, "retired": False, "index": 0, "joinedSeq": 0,
+                                   "leftSeq": 0, "joinedIndex": 0}  # fmt: skip
     assert status["counters"] == {"eligible": 2, "cast": 2, "inConsensus": 2, "dissenting": 0,
-                                  "late": 0, "missed": 0, "syncedIndex": 2}  # fmt: skip
-    assert status["epoch"] == {"current": 1, "ends": times(rewards, 1)[1]}
+                                  "late": 0, "missed": 0, "pending": 0,
+                                  "counted_to": 2}  # fmt: skip
+    late = worker_status(connection_for(net.workers[2], net.voting, rewards))["counters"]
+    assert late == {"eligible": 2, "cast": 2, "inConsensus": 1, "dissenting": 1, "late": 1,
+                    "missed": 0, "pending": 0, "counted_to": 2}  # fmt: skip
+    assert status["epoch"] == {"current": 1, "ends": times(rewards, 1)[1],
+                               "next_claim": {"epoch": 1, "opens": times(rewards, 1)[2] + 1}}
     assert status["balance"] == net.workers[0].balance
     total = sum(model.payouts(POT, WEIGHTS, POINTS)[0])
     assert [(e["epoch"], e["total"]) for e in status["epochs"]] == [(0, total)]
@@ -142,19 +153,27 @@ def test_symbols_and_amounts():
 
 
 @pytest.mark.anvil
-def test_full_epoch__register_due_once_then_claim_pays(env, client, chain, owner):
+def test_full_epoch__registered_in_chunks_from_first_tick_then_claim_pays(env, client, chain,
+                                                                          owner):  # fmt: skip
     net, rewards = env
     conn, submitter = client
     worker = net.workers[0]
-    assert register_due(conn, submitter) is None  # epoch 0 still open
+    registrar = Registrar(conn, submitter, chunk=1)
     _begins, ends, registration_ends = times(rewards)
-    goto(chain, ends + 1)
-    tx_hash = register_due(conn, submitter)
-    assert tx_hash is not None
-    submitter.wait(tx_hash)
-    registered, claimed, points = rewards.registration(0, worker)
-    assert (registered, claimed, list(points)) == (True, False, POINTS[0])
-    assert register_due(conn, submitter) is None  # registered already
+    assert registrar.tick(ends - 1) is None  # epoch 0 still open
+    assert registrar._next == ends  # the next look: the moment the epoch ends
+    goto(chain, ends)
+    chunks = []
+    for _ in range(2):  # two entries, one per chunk, each after the previous one's receipt
+        found = registrar.tick(ends)
+        assert (found.state, found.epoch) == ("sent", 0)
+        chunks.append(submitter.wait(found.tx_hash))
+    assert [conn.web3.eth.get_transaction(c["transactionHash"])["gas"] >= GAS_FLOOR["register"]
+            for c in chunks] == [True, True]  # fmt: skip
+    registered, claimed, points, cursor, end = rewards.registration(0, worker)
+    assert (registered, claimed, list(points), cursor, end) == (True, False, POINTS[0], 2, 2)
+    assert registrar.tick(ends + 5) is None  # registered: nothing more to send
+    assert 0 in registrar._finished
     with pytest.raises(NothingToClaimError, match="registration is still open until"):
         claim_rewards(conn, submitter, [0])
     assert claim_rewards(conn, submitter) == []  # nothing claimable yet
@@ -180,7 +199,7 @@ def test_claim_rewards__without_wait_returns_previewed_amount(env, client, chain
     conn, submitter = client
     goto(chain, times(rewards)[1] + 1)
     for worker in net.workers:
-        rewards.register(0, worker, sender=owner)
+        rewards.register(0, worker, 100, sender=owner)
     goto(chain, times(rewards)[2] + 1)
     (claim,) = claim_rewards(conn, submitter, [0], wait=False)
     assert claim.amount == sum(model.payouts(POT, WEIGHTS, POINTS)[0])
@@ -239,48 +258,63 @@ def test_claim_rewards__explicit_epoch_without_claim_raises(env, client, chain, 
 def test_claim_rewards__no_points_raises(project, owner, create_voting, chain, tmp_path):
     net = create_voting("2/3")
     rewards = owner.deploy(
-        project.WorkerRewards, owner, net.voting, ZERO_ADDRESS, DAY, REG_WINDOW, EXPIRY, WEIGHTS
+        project.WorkerRewards, owner, net.voting, ZERO_ADDRESS, REG_WINDOW, EXPIRY, WEIGHTS
     )
     for worker in net.workers[:2]:
-        net.voting.vote(rid(0), A, sender=worker)
-    goto(chain, times(rewards)[1] + 1)
+        vote(net, 0, A, worker)
+    ends = times(rewards)[1]
+    goto(chain, ends + 1)
     conn = connection_for(net.workers[2], net.voting, rewards)  # never voted
     with StateStore(tmp_path) as store:
         submitter = Submitter(conn, store)
         with pytest.raises(NothingToClaimError, match="epoch 0: no points earned in it"):
             claim_rewards(conn, submitter, [0])
-        assert register_due(conn, submitter) is None
+        found = step(conn, submitter, 0, ends + 1)  # a late vote could still bring points
+        assert (found.state, found.retry_at) == ("wait", ends + 61)
+        found = step(conn, submitter, 0, ends + 2 * HOUR + 1)  # past every late vote
+        assert found.state == "nothing" and "no points earned" in found.message
     assert rewards.registration(0, net.workers[2])[0] is False
 
 
 @pytest.mark.anvil
-def test_register_due__refused_estimate_returns_none_and_logs(env, client, chain, caplog):
+def test_registrar__refused_estimate_sends_nothing_and_logs(env, client, chain, caplog):
     net, rewards = env
     conn, submitter = client
     _begins, ends, registration_ends = times(rewards)
     goto(chain, registration_ends + 1)
-    with caplog.at_level(logging.INFO, logger="worker.rewards"):
-        assert register_due(conn, submitter, now=ends + 1) is None  # the chain is past the window
-    assert "RewardsRegistrationClosed" in caplog.text
+    registrar = Registrar(conn, submitter)
+    with caplog.at_level(logging.INFO, logger="worker.registration"):
+        found = registrar.tick(ends + 1)  # the chain is past the window already
+    assert found.state == "refused" and "RewardsRegistrationClosed" in caplog.text
+    assert registrar._next == ends + 61  # tried again a minute later, not every tick
     assert rewards.registration(0, net.workers[0])[0] is False
 
 
 @pytest.mark.anvil
-def test_register_due__waits_for_late_vote_window(env, client, chain, caplog):
+def test_registrar__waits_for_late_votes_then_registers_at_once(env, client, chain):
     net, rewards = env
     conn, submitter = client
     ends = times(rewards)[1]
     goto(chain, ends - 60)
     for worker in net.workers[:2]:
-        net.voting.vote(rid(9), A, sender=worker)
-    late_until = net.voting.roundState(rid(9)).deadline  # after the epoch's end
+        vote(net, 9, A, worker)
+    late_until = int(net.voting.roundState(rid(9)).deadline)  # after the epoch's end
     goto(chain, ends + 1)
-    with caplog.at_level(logging.INFO, logger="worker.rewards"):
-        assert register_due(conn, submitter) is None
-    assert "RewardsRoundNotSettled" in caplog.text
+    registrar = Registrar(conn, submitter, chunk=100)
+    sent = conn.web3.eth.get_transaction_count(conn.address, "pending")
+    found = registrar.tick(ends + 1)
+    assert found.state == "sent"  # entries 0 and 1; the walk stops before entry 2
+    submitter.wait(found.tx_hash)
+    assert rewards.registration(0, net.workers[0])[3:] == (2, 3)
+    found = registrar.tick(ends + 2)
+    assert (found.state, found.retry_at) == ("wait", late_until + 1)  # no chunk without progress
+    assert registrar._next == late_until + 1
+    assert registrar.tick(late_until) is None
+    assert conn.web3.eth.get_transaction_count(conn.address, "pending") == sent + 1
     goto(chain, late_until + 1)
-    tx_hash = register_due(conn, submitter)
-    assert tx_hash is not None and submitter.wait(tx_hash)["status"] == 1
+    found = registrar.tick(late_until + 1)
+    assert found.state == "sent" and submitter.wait(found.tx_hash)["status"] == 1
+    assert rewards.registration(0, net.workers[0])[0] is True
 
 
 @pytest.mark.anvil
@@ -288,7 +322,7 @@ def test_claim_rewards__expired_epoch_raises(env, client, chain, owner):
     net, rewards = env
     conn, submitter = client
     goto(chain, times(rewards)[1] + 1)
-    rewards.register(0, net.workers[0], sender=owner)
+    rewards.register(0, net.workers[0], 100, sender=owner)
     goto(chain, times(rewards)[2] + EXPIRY + 1)
     rewards.sweep(0, sender=owner)
     with pytest.raises(NothingToClaimError, match="claim period expired"):

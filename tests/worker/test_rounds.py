@@ -1,17 +1,16 @@
-"""Driving rounds: when a round may be finalized, and `RoundDriver.drive` with real stores,
-workflow and contract for a pool of three workers."""
+"""Driving rounds: `RoundDriver.drive` with real stores, workflow and contract for a pool of
+three workers (when a round may be finalized: test_finalize.py)."""
 
 import itertools
+import logging
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
-from types import SimpleNamespace
 
-import ape
 import pytest
 from eth_utils import keccak
 
-from tests.conftest import HOUR, make_config
+from tests.conftest import HOUR
 from tests.worker import localnet as ln
 from tests.worker.chainutil import connection_for
 from worker.metrics import Metrics
@@ -21,83 +20,11 @@ from worker.submit import Submitter
 from worker.workflow import load_workflow, output_root, run_workflow
 
 REF = "worker.workflows.matching:run"
-VID = keccak(text="settle hour")
 WINDOW_START = 1_750_464_000  # an hour (UTC epoch seconds)
 WINDOW = (WINDOW_START, WINDOW_START + HOUR)
-DEADLINE, REVEAL = 10_000, 600
+DESC = ln.NAMING.window(*WINDOW)
+VID = DESC.voting_id
 EXTRA = {"generation": [{"site": "gen-hydro", "hour": WINDOW_START, "wh": 300_000}]}
-
-
-# -------------------------------------------------------------------------------------------------
-# _finalizable: the contract's `_failed`, in Python
-# -------------------------------------------------------------------------------------------------
-
-
-def offline_driver() -> RoundDriver:
-    configs = {1: make_config(threshold=2, sealed=True, reveal_duration=REVEAL)}
-    conn = SimpleNamespace(voting=SimpleNamespace(configAt=configs.__getitem__))
-    return RoundDriver(conn, None, None, None, None)
-
-
-def state(voted=0, committed=0, leader=0, threshold=2, eligible=3) -> SimpleNamespace:
-    return SimpleNamespace(deadline=DEADLINE, voted=voted, committed=committed,
-                           leaderVotes=leader, threshold=threshold, eligibleCount=eligible,
-                           configVersion=1)  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("status", "st", "now", "expected"),
-    [
-        ("Voting", state(voted=0b001, leader=1), DEADLINE, False),  # votes may still come
-        ("Voting", state(voted=0b001, leader=1), DEADLINE + 1, True),  # deadline passed
-        ("Voting", state(voted=0b011, leader=1, threshold=3), 0, True),  # split: out of reach
-        ("Voting", state(voted=0b011, leader=2, threshold=3), 0, False),  # the third may agree
-        ("Voting", state(voted=0b101, leader=1, threshold=2, eligible=2), 0, True),
-        ("Committing", state(committed=0b001), DEADLINE, False),  # commit phase open
-        ("Committing", state(committed=0b001), DEADLINE + 1, True),  # one commit: 1 < 2
-        ("Committing", state(committed=0b011), DEADLINE + 1, False),  # reveal phase runs
-        ("Committing", state(committed=0b011), DEADLINE + REVEAL, False),
-        ("Committing", state(committed=0b011), DEADLINE + REVEAL + 1, True),  # reveals over
-        ("Revealing", state(committed=0b111, voted=0b001, leader=1), DEADLINE, False),
-        ("Revealing", state(committed=0b111, voted=0b011, leader=1, threshold=3), 0, True),
-        ("Revealing", state(committed=0b011, voted=0b001, leader=1, threshold=3), 0, True),
-        ("Revealing", state(committed=0b111, voted=0b001, leader=1), DEADLINE + 1, True),
-    ],
-)
-def test_finalizable__mirrors_contract_rule(status, st, now, expected):
-    assert offline_driver()._finalizable(st, status, now) is expected
-
-
-@pytest.mark.smoke
-@pytest.mark.parametrize(
-    ("sealed", "votes", "late", "expected"),
-    [
-        (False, [b"A"], False, False),
-        (False, [b"A"], True, True),
-        (False, [b"A", b"B", b"C"], False, True),
-        (True, [b"A"], True, True),
-        (True, [b"A", b"A"], True, False),
-    ],
-)
-def test_finalizable__agrees_with_contract_finalize(create_voting, chain, sealed, votes, late,
-                                                    expected):  # fmt: skip
-    net = create_voting("2/3", sealed=sealed)
-    for worker, result in zip(net.workers, votes):
-        value = keccak(result)
-        if sealed:
-            value = net.voting.commitmentOf(value, keccak(b"salt"), worker, VID, 1)
-        getattr(net.voting, "commit" if sealed else "vote")(VID, value, sender=worker)
-    if late:
-        chain.pending_timestamp = int(net.voting.roundState(VID).deadline) + 60
-        chain.mine()
-    st = net.voting.roundState(VID)
-    driver = RoundDriver(connection_for(net.workers[0], net.voting), None, None, None, None)
-    assert driver._finalizable(st, STATUS[st.status], chain.blocks.head.timestamp) is expected
-    if expected:
-        net.voting.finalize(VID, sender=net.workers[0])
-    else:
-        with ape.reverts(net.voting.VotingNothingToFinalize, votingId=VID):
-            net.voting.finalize(VID, sender=net.workers[0])
 
 
 # -------------------------------------------------------------------------------------------------
@@ -140,9 +67,9 @@ def team(create_voting, chain, tmp_path):
                 store = stack.enter_context(StateStore(tmp_path / f"w{i}", clock=store_clock))
                 submitter = Submitter(conn, store)
                 rounds = RoundDriver(conn, store, submitter, workflow, None,
-                                     clock=lambda: chain.pending_timestamp,
+                                     clock=lambda: chain.pending_timestamp, naming=ln.NAMING,
                                      **(driver or {}))  # fmt: skip
-                assert rounds.track(VID, WINDOW, "settle", "test") is True
+                assert rounds.track(VID, WINDOW, None, "test") is True
                 members.append(Member(conn, store, submitter, rounds))
             return net, members
 
@@ -190,7 +117,7 @@ def test_drive__consensus_recorded_as_agreed_and_round_closed(team, chain):
     expected = root(payload)
     for member in members:
         give(member, "h1", payload)
-        assert member.driver.track(VID, WINDOW, "settle", "test") is False
+        assert member.driver.track(VID, WINDOW, None, "test") is False
     assert [m.drive() for m in members] == ["None", "Voting", "Consensus"]
     assert settled(net) == ("Consensus", 1, expected)
     w = [m.conn.address for m in members]
@@ -254,34 +181,100 @@ def test_drive__split_finalized_once_by_index_0_then_attempt_2_recomputed(team, 
 
 
 @pytest.mark.anvil
-def test_drive__no_data_sends_nothing_and_deadline_finalizes(team, chain):
+def test_drive__before_quorum_no_clock_nothing_finalized_nothing_given_up(team, chain):
     net, members = team("3/3")
     payload = ln.hour_payload(WINDOW_START)
     for member in members[:2]:
         give(member, "h1", payload)
-    idle = members[2]  # no data for the window
+    idle = members[2]  # no data for the window yet
+    since_end = chain.pending_timestamp - WINDOW[1]
+    idle.driver.horizon = since_end + 2 * 86_400  # a window it may still get data for
+    idle_nonce = idle.nonce()
+    assert [m.drive() for m in members] == ["None", "Voting", "Voting"]
+    st = net.voting.roundState(VID)
+    assert (st.attempt, st.voted, st.deadline) == (1, 0b011, 0)  # 2 of 3: no quorum, no clock
+    nonces = [m.nonce() for m in members]
+    chain.pending_timestamp += 86_400
+    chain.mine()
+    assert [m.drive() for m in reversed(members)] == ["Voting"] * 3
+    assert [m.nonce() for m in members] == nonces  # nothing to finalize, ever, before the quorum
+    assert idle.driver.active() == [VID]
+    give(idle, "h1", payload)  # the data comes a day later: its vote still counts
+    assert idle.drive() == "Voting"
+    assert settled(net) == ("Consensus", 1, root(payload))
+    assert idle.nonce() == idle_nonce + 1
+
+
+@pytest.mark.anvil
+def test_drive__unclocked_round_without_data_given_up_after_horizon(team, chain):
+    net, members = team("3/3")
+    for member in members[:2]:
+        give(member, "h1", ln.hour_payload(WINDOW_START))
+    idle = members[2]
+    since_end = chain.pending_timestamp - WINDOW[1]
+    idle.driver.horizon = since_end + 600
+    assert [m.drive() for m in members] == ["None", "Voting", "Voting"]
+    assert idle.drive() == "Voting"
+    assert idle.driver.active() == [VID]
+    idle.driver.horizon = since_end - 600  # its window ended longer ago than the horizon
+    assert idle.drive() == "Voting"
+    assert idle.driver.active() == []
+    assert idle.store.round(VID).status == "closed"
+    assert int(net.voting.roundState(VID).deadline) == 0
+
+
+@pytest.mark.anvil
+def test_drive__split_past_deadline_finalized_by_index_0_idle_sends_nothing(team, chain):
+    net, members = team("2/3")
+    give(members[0], "h1", ln.hour_payload(WINDOW_START))
+    give(members[1], "h1", ln.hour_payload(WINDOW_START, scale=2))
+    idle = members[2]  # no data: the third vote never comes
+    idle.driver.horizon = 10**10
     idle_nonce = idle.nonce()
     assert [m.drive() for m in members] == ["None", "Voting", "Voting"]
     nonces = [m.nonce() for m in members]
     assert [m.drive() for m in members] == ["Voting"] * 3  # deadline ahead: nothing to finalize
     assert [m.nonce() for m in members] == nonces
-    deadline = int(net.voting.roundState(VID).deadline)
-    chain.pending_timestamp = deadline + 1
+    chain.pending_timestamp = int(net.voting.roundState(VID).deadline) + 1
     chain.mine()
     assert [m.drive() for m in reversed(members)] == ["Voting"] * 3
     assert [m.nonce() for m in members] == [nonces[0] + 1, *nonces[1:]]  # index 0 finalized
     st = net.voting.roundState(VID)
     assert (STATUS[st.status], st.attempt, st.voted) == ("Voting", 2, 0)
     assert [m.drive() for m in members] == ["Voting"] * 3
-    st = net.voting.roundState(VID)
-    assert (st.attempt, st.voted) == (2, 1 << 0 | 1 << 1)
-    for member in members[:2]:
-        assert member.store.round(VID, 2).result == root(payload)
-        assert member.store.vote(VID, 2, "vote").state == "confirmed"
+    assert net.voting.roundState(VID).voted == 0b011
     assert [idle.store.vote(VID, a, "vote") for a in (1, 2)] == [None, None]
     assert idle.store.round(VID).status == "skipped"
-    assert idle.driver.active() == [VID]
     assert idle.nonce() == idle_nonce
+
+
+@pytest.mark.anvil
+def test_drive__first_vote_opens_with_descriptor_later_ones_plain(team, chain):
+    net, members = team("2/3")
+    for member in members:
+        give(member, "h1", ln.hour_payload(WINDOW_START))
+    assert [m.drive() for m in members[:2]] == ["None", "Voting"]
+    (described,) = net.voting.RoundDescribed.range(0, chain.blocks.height + 1)
+    assert (described.votingId, described.windowStart, described.windowEnd) == (VID, *WINDOW)
+    assert (described.schedule, described.encoding) == (ln.NAMING.schedule, ln.NAMING.encoding)
+    inputs = [m.conn.web3.eth.get_transaction(m.store.vote(VID, 1, "vote").tx_hash)["input"]
+              for m in members[:2]]  # fmt: skip
+    opening = net.voting.openAndVote.encode_input(DESC, VID)[:4]
+    assert [bytes(i)[:4] for i in inputs] == [opening, net.voting.vote.encode_input(VID, VID)[:4]]
+
+
+@pytest.mark.anvil
+def test_drive__round_whose_descriptor_is_not_its_id_never_opened(team, caplog):
+    _net, (member,) = team("1/1")
+    wrong = keccak(text="not a descriptor id")
+    member.driver.track(wrong, WINDOW, None, "test")
+    member.store.put_input("grid", "h1", *WINDOW, ln.hour_payload(WINDOW_START))
+    nonce = member.nonce()
+    with caplog.at_level(logging.ERROR, logger="worker.rounds"):
+        assert member.driver.drive(wrong) == "None"
+    assert f"its descriptor has the id 0x{VID.hex()}" in caplog.text
+    assert member.nonce() == nonce
+    assert member.store.vote(wrong, 1, "vote") is None
 
 
 @pytest.mark.anvil
@@ -351,7 +344,8 @@ def test_drive__sealed_without_commit_sends_nothing_after_consensus(team, chain)
 
 
 @pytest.mark.anvil
-def test_drive__awaiting_failover_kept_quiet_then_resolved_and_closed(team, failover_account):
+@pytest.mark.parametrize("ending", ["resolved", "timed out"])
+def test_drive__awaiting_failover_kept_quiet_then_settled(team, chain, failover_account, ending):
     net, members = team("3/3", fallback="failover", failover=failover_account.address)
     payload = ln.hour_payload(WINDOW_START)
     for member in members:
@@ -377,19 +371,31 @@ def test_drive__awaiting_failover_kept_quiet_then_resolved_and_closed(team, fail
         assert member.nonce() == nonce
         assert [member.store.round(VID, a).status for a in (1, 2)] == ["voted", "voted"]
     assert recorded == ["AwaitingFailover"] * 3  # at the first drive above of each worker
-    net.voting.resolveByFailover(VID, bytes.fromhex(mine[2:]), sender=failover_account)
-    assert settled(net) == ("FailoverResolved", 2, mine)
+    if ending == "timed out":  # the failover key is lost: past the timeout index 0 fails it
+        chain.pending_timestamp = int(net.voting.roundState(VID).deadline) + 1
+        chain.mine()
+        nonces = [m.nonce() for m in members]
+        assert [m.drive() for m in reversed(members)] == ["AwaitingFailover"] * 3
+        assert [m.nonce() for m in members] == [nonces[0] + 1, *nonces[1:]]
+        expected = ("Failed", 2, None)
+    else:
+        net.voting.resolveByFailover(VID, bytes.fromhex(mine[2:]), sender=failover_account)
+        expected = ("FailoverResolved", 2, mine)
+    kind = expected[0]
+    assert settled(net) == (*expected[:2], expected[2] or "0x" + "00" * 32)
     for member, agreed in zip(members, (True, True, False)):
-        assert member.drive() == "FailoverResolved"
-        assert outcome_of(member) == ("FailoverResolved", 2, mine, agreed, "failover")
+        agreed = agreed if kind == "FailoverResolved" else None
+        assert member.drive() == kind
+        assert outcome_of(member) == (*expected, agreed, "failover")
         assert member.driver.active() == []
         assert [member.store.round(VID, a).status for a in (1, 2)] == ["closed", "closed"]
         count = member.driver.metrics.registry.get_sample_value
         assert count("worker_round_failures_total", {"kind": "failover"}) == 1
         assert count("worker_round_failures_total", {"kind": "awaitingfailover"}) is None
-        assert count("worker_consensus_total", {"agreed": "yes" if agreed else "no"}) == 1
-        assert count("worker_consensus_total", {"agreed": "absent"}) == 0
-    assert recorded == ["AwaitingFailover"] * 3 + ["FailoverResolved"] * 3
+        assert count("worker_round_failures_total", {"kind": "failed"}) == 0
+        consensus = 1 if kind == "FailoverResolved" else 0  # a failed round has no result
+        assert count("worker_consensus_total", {"agreed": "yes" if agreed else "no"}) == consensus
+    assert recorded == ["AwaitingFailover"] * 3 + [kind] * 3
 
 
 def test_active__rounds_awaiting_failover_come_last(tmp_path):

@@ -10,11 +10,13 @@ from web3.exceptions import TransactionNotFound
 
 from tests.conftest import HOUR
 from tests.worker.chainutil import connection_for
+from worker.descriptor import RoundNaming
 from worker.errors import TransactionError
 from worker.state import StateStore
 from worker.submit import FEE_BUMP, Submitter, commitment
 
-VID = keccak(text="round 1")
+DESC = RoundNaming.of("submit-test", {}, ["uint256"]).event("round 1")
+VID = DESC.voting_id
 RESULT, OTHER = keccak(text="root A"), keccak(text="root B")
 SALT = keccak(text="salt")
 
@@ -71,6 +73,12 @@ def votes_of(pool, worker, chain) -> list:
             if e.worker == worker.address]  # fmt: skip
 
 
+def split(pool) -> None:
+    """Workers 1 and 2 open the round with different results: its clock runs, no consensus."""
+    pool.voting.openAndVote(DESC, RESULT, sender=pool.workers[1])
+    pool.voting.vote(VID, OTHER, sender=pool.workers[2])
+
+
 def past_deadline(chain, voting, vid: bytes) -> None:
     chain.pending_timestamp = int(voting.roundState(vid).deadline) + 1
     chain.mine()
@@ -112,7 +120,7 @@ def test_commitment__equals_contract_commitment_of(pool, chain, attempt):
 def test_ensure__vote_sent_once_then_confirmed_by_poll(pool, client, chain):
     conn, store, submitter, _clock = client
     before = nonce(conn)
-    assert submitter.ensure("vote", VID, 1, RESULT) == "pending"
+    assert submitter.ensure("vote", VID, 1, RESULT, DESC) == "pending"
     row = store.vote(VID, 1, "vote")
     assert (row.state, row.nonce, row.tries, row.result) == ("sent", before, 1, "0x" + RESULT.hex())
     assert submitter.ensure("vote", VID, 1, RESULT) == "pending"
@@ -131,7 +139,7 @@ def test_ensure__vote_sent_once_then_confirmed_by_poll(pool, client, chain):
 @pytest.mark.anvil
 def test_ensure__vote_already_on_chain_confirmed_without_sending(pool, client, chain):
     conn, store, submitter, _clock = client
-    pool.voting.vote(VID, RESULT, sender=pool.workers[0])
+    pool.voting.openAndVote(DESC, RESULT, sender=pool.workers[0])
     before = nonce(conn)
     assert submitter.ensure("vote", VID, 1, RESULT) == "confirmed"
     row = store.vote(VID, 1, "vote")
@@ -144,7 +152,7 @@ def test_ensure__vote_already_on_chain_confirmed_without_sending(pool, client, c
 @pytest.mark.parametrize("why", ["VotingPaused", "VotingDeadlinePassed"])
 def test_ensure__rejected_estimate_sends_nothing(pool, client, chain, owner, why):
     conn, store, submitter, _clock = client
-    pool.voting.vote(VID, RESULT, sender=pool.workers[1])  # opens the round
+    split(pool)
     if why == "VotingPaused":
         pool.voting.pause(sender=owner)
     else:
@@ -162,7 +170,7 @@ def test_ensure__planned_row_left_by_crash_is_sent(pool, client, chain):
     conn, store, submitter, _clock = client
     store.plan_vote(VID, 1, "vote", RESULT)  # the crash came before the broadcast
     before = nonce(conn)
-    assert submitter.ensure("vote", VID, 1, RESULT) == "pending"
+    assert submitter.ensure("vote", VID, 1, RESULT, DESC) == "pending"
     row = store.vote(VID, 1, "vote")
     assert (row.state, row.nonce, row.tries) == ("sent", before, 1)
     assert [r.kind for r in poll_confirmed(submitter)] == ["vote"]
@@ -177,7 +185,7 @@ def test_poll__sent_row_unknown_to_node_resent_with_same_nonce(pool, client, cha
     store.plan_vote(VID, 1, "vote", RESULT)
     lost = "0x" + "ab" * 32  # signed and recorded, then the process died before the broadcast
     store.set_vote_state(VID, 1, "vote", "sent", tx_hash=lost, nonce=before)
-    assert submitter.ensure("vote", VID, 1, RESULT) == "pending"  # no second transaction
+    assert submitter.ensure("vote", VID, 1, RESULT, DESC) == "pending"  # no second transaction
     assert nonce(conn, "pending") == before
     assert submitter.poll() == []  # re-sent
     row = store.vote(VID, 1, "vote")
@@ -194,7 +202,7 @@ def test_poll__sent_row_unknown_to_node_resent_with_same_nonce(pool, client, cha
 def test_poll__confirmations_wait_for_blocks_on_top(pool, client, chain):
     conn, store, _submitter, clock = client
     submitter = Submitter(conn, store, clock=clock, confirmations=2)
-    assert submitter.ensure("vote", VID, 1, RESULT) == "pending"
+    assert submitter.ensure("vote", VID, 1, RESULT, DESC) == "pending"
     conn.web3.eth.wait_for_transaction_receipt(store.vote(VID, 1, "vote").tx_hash, timeout=5)
     assert submitter.poll() == []  # one block deep
     assert store.vote(VID, 1, "vote").state == "sent"
@@ -206,7 +214,7 @@ def test_poll__confirmations_wait_for_blocks_on_top(pool, client, chain):
 @pytest.mark.anvil
 def test_poll__reverted_vote_marked_failed_without_burning_more_tries(pool, client, chain):
     conn, store, submitter, _clock = client
-    pool.voting.vote(VID, RESULT, sender=pool.workers[1])  # opens the round
+    split(pool)
     with manual_mining(chain):
         assert submitter.ensure("vote", VID, 1, RESULT) == "pending"
         past_deadline(chain, pool.voting, VID)  # mined after the deadline: reverts
@@ -225,7 +233,7 @@ def test_poll__stuck_vote_replaced_with_same_nonce_and_higher_price(pool, client
     conn, store, submitter, clock = client
     before = nonce(conn)
     with manual_mining(chain):
-        assert submitter.ensure("vote", VID, 1, RESULT) == "pending"
+        assert submitter.ensure("vote", VID, 1, RESULT, DESC) == "pending"
         first = store.vote(VID, 1, "vote").tx_hash
         first_price = conn.web3.eth.get_transaction(first)["gasPrice"]
         clock.now += 29
@@ -255,7 +263,7 @@ def test_poll__after_restart_stuck_replacement_replaced_above_its_price(pool, cl
     conn, store, submitter, clock = client
     before = nonce(conn)
     with manual_mining(chain):
-        assert submitter.ensure("vote", VID, 1, RESULT) == "pending"
+        assert submitter.ensure("vote", VID, 1, RESULT, DESC) == "pending"
         clock.now += 31
         assert submitter.poll() == []  # replaced once
         paid = conn.web3.eth.get_transaction(store.vote(VID, 1, "vote").tx_hash)["gasPrice"]
@@ -287,7 +295,7 @@ def test_ensure__commit_then_reveal_records_result(create_voting, chain, tmp_pat
             salt = store.ensure_salt(VID, 1, RESULT)
             assert store.salt(VID, 1) == (salt, "0x" + RESULT.hex())
             submitter = Submitter(connection_for(worker, sealed.voting), store)
-            assert submitter.ensure("commit", VID, 1, RESULT) == "pending"
+            assert submitter.ensure("commit", VID, 1, RESULT, DESC) == "pending"
             assert [r.kind for r in poll_confirmed(submitter)] == ["commit"]
             submitters.append(submitter)
         state = sealed.voting.roundState(VID)
@@ -321,7 +329,7 @@ def test_send__finalize_returns_hash_and_poll_follows_it(pool, client, chain):
     conn, store, _submitter, clock = client
     metrics = Recorder()
     submitter = Submitter(conn, store, metrics, clock=clock)
-    pool.voting.vote(VID, RESULT, sender=pool.workers[1])
+    split(pool)
     past_deadline(chain, pool.voting, VID)
     tx_hash = submitter.send("finalize 0x1234", conn.voting, "finalize", VID)
     assert metrics.calls == [("vote_sent", "finalize")]
@@ -338,7 +346,7 @@ def test_send__finalize_returns_hash_and_poll_follows_it(pool, client, chain):
 @pytest.mark.anvil
 def test_send__estimate_revert_raises_with_error_name(pool, client):
     conn, _store, submitter, _clock = client
-    pool.voting.vote(VID, RESULT, sender=pool.workers[1])
+    pool.voting.openAndVote(DESC, RESULT, sender=pool.workers[1])
     before = nonce(conn, "pending")
     with pytest.raises(TransactionError) as raised:
         submitter.send("finalize r1", conn.voting, "finalize", VID)
@@ -351,7 +359,7 @@ def test_send__estimate_revert_raises_with_error_name(pool, client):
 @pytest.mark.anvil
 def test_send__broadcast_refused_raises_and_leaves_no_nonce_gap(pool, client, chain):
     conn, _store, submitter, _clock = client
-    pool.voting.vote(VID, RESULT, sender=pool.workers[1])
+    split(pool)
     past_deadline(chain, pool.voting, VID)
     before = nonce(conn)
     submitter.gas_margin = 1_000_000  # a gas limit far above the block's: the node refuses it

@@ -1,11 +1,9 @@
-"""worker.trigger: aligned windows, due windows after a lag, and the votingId of a round."""
+"""worker.trigger: aligned windows, due windows after a lag, and event messages."""
 
 from datetime import datetime, timedelta, timezone
 from itertools import pairwise
 
 import pytest
-from eth_abi import encode
-from eth_utils import keccak
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,10 +14,8 @@ from worker.trigger import (
     EventTrigger,
     IntervalTrigger,
     Window,
-    event_voting_id,
     to_epoch,
     trigger_from_config,
-    voting_id,
 )
 
 HOUR = 3600
@@ -134,60 +130,12 @@ def test_interval_trigger__invalid_schedule_rejected(kwargs):
         IntervalTrigger(**kwargs)
 
 
-def test_voting_id__is_keccak_of_the_abi_encoded_name_and_window():
-    window = Window(at(9), at(10))
-    expected = keccak(encode(["string", "uint64", "uint64"], [NAME, at(9), at(10)]))
-
-    assert voting_id(NAME, window) == expected
-
-
-def test_voting_id__pinned_encoding_and_value():
-    # abi.encode(string, uint64, uint64) by hand: offset of the string, start, end, then the string.
-    encoded = bytes.fromhex(
-        f"{0x60:064x}{0:064x}{3600:064x}{len(NAME):064x}" + NAME.encode().hex().ljust(64, "0")
-    )
-
-    assert voting_id(NAME, Window(0, 3600)) == keccak(encoded)
-    # Pinned: a change of the formula would split the network, so it must not go unnoticed.
-    assert voting_id(NAME, Window(0, 3600)).hex() == (
-        "fe14347b54dc635b9b4d025800ab1f7816d034420dd4454437220658cab5d0cd"
-    )
-    assert event_voting_id(NAME, "settle-2025-06-21").hex() == (
-        "768f9743f6867a8edbae30591b27da1240521033f3f92cdaee5d4351656694e2"
-    )
-
-
-@given(
-    a=st.tuples(st.text(min_size=1, max_size=20), st.integers(0, 2**40), st.integers(1, 2**20)),
-    b=st.tuples(st.text(min_size=1, max_size=20), st.integers(0, 2**40), st.integers(1, 2**20)),
-)
-def test_voting_id__stable_and_distinct(a, b):
-    def vid(name, start, length):
-        return voting_id(name, Window(start, start + length))
-
-    assert vid(*a) == vid(*a)
-    assert (vid(*a) == vid(*b)) == (a == b)
-
-
-@given(name=st.text(min_size=1, max_size=20), key=st.text(min_size=1, max_size=40))
-def test_event_voting_id__keccak_of_name_and_key_never_a_window_id(name, key):
-    assert event_voting_id(name, key) == keccak(encode(["string", "string"], [name, key]))
-    assert event_voting_id(name, key) != voting_id(name, Window(0, 3600))
-
-
-@pytest.mark.parametrize(("name", "key"), [("", "k"), (NAME, ""), (NAME, 7), (None, "k")])
-def test_event_voting_id__empty_or_non_string_rejected(name, key):
-    with pytest.raises(TriggerError):
-        event_voting_id(name, key)
-
-
 def test_event_trigger__event_of_a_message():
     trigger = EventTrigger("settlement.requests")
     message = {"key": "settle-2025-06-21", "window_start": at(0), "window_end": at(24)}
 
     assert trigger.event_of({"key": "k-1"}) == Event("k-1")
     assert trigger.event_of(message) == Event("settle-2025-06-21", Window(at(0), at(24)))
-    assert EventTrigger.voting_id(NAME, Event("k-1")) == event_voting_id(NAME, "k-1")
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
+from tests.conftest import descriptor_id, event_descriptor
 from worker import verify
 from worker.chain import contract_at
 from worker.merkle import StandardMerkleTree
@@ -32,8 +33,14 @@ RECORDS = [
 ]
 
 
+_DESCRIPTORS: dict[bytes, tuple] = {}
+
+
 def rid(name: str) -> bytes:
-    return keccak(text=name)
+    """The votingId of the event round `name` (its descriptor is kept for `vote`)."""
+    descriptor = event_descriptor(name)
+    _DESCRIPTORS[descriptor_id(descriptor)] = descriptor
+    return descriptor_id(descriptor)
 
 
 def document(tmp_path, voting_id: bytes, records=RECORDS, index: int = 2) -> dict:
@@ -47,7 +54,7 @@ def document(tmp_path, voting_id: bytes, records=RECORDS, index: int = 2) -> dic
 def vote(net, voting_id: bytes, results: list) -> None:
     for worker, result in zip(net.workers, results):
         if result is not None:
-            net.voting.vote(voting_id, result, sender=worker)
+            net.voting.openAndVote(_DESCRIPTORS[voting_id], result, sender=worker)
 
 
 @pytest.fixture

@@ -7,10 +7,12 @@ import pytest
 from eth_utils import keccak
 
 from tests.worker.chainutil import connection_for
+from worker.descriptor import RoundNaming
 from worker.state import StateStore
 from worker.watch import REWIND, Watcher
 
-VID = keccak(text="round 1")
+DESC = RoundNaming.of("watch-test", {}, ["uint256"]).event("round 1")
+VID = DESC.voting_id
 RESULT, OTHER = keccak(text="root A"), keccak(text="root B")
 pytestmark = pytest.mark.smoke
 
@@ -33,8 +35,9 @@ def watcher_for(pool, store, **kwargs) -> Watcher:
     return Watcher(connection_for(net.workers[0], net.voting), store, start_block=start, **kwargs)
 
 
-def vote(net, worker: int, result: bytes = RESULT, vid: bytes = VID):
-    return net.voting.vote(vid, result, sender=net.workers[worker])
+def vote(net, worker: int, result: bytes = RESULT):
+    """A vote in the round VID, opening it if it is not open yet."""
+    return net.voting.openAndVote(DESC, result, sender=net.workers[worker])
 
 
 def test_poll__decodes_round_events_in_chain_order(pool, store, chain):
@@ -47,9 +50,13 @@ def test_poll__decodes_round_events_in_chain_order(pool, store, chain):
     state = net.voting.roundState(VID)
     head, length = net.voting.chainHead()
     w0, w1 = (w.address for w in net.workers[:2])
+    assert state.deadline != 0  # the quorum vote also decided it: no RoundStarted
     assert [(e.name, e.voting_id, e.args) for e in events] == [
+        ("RoundDescribed", VID, {"votingId": VID, "schedule": DESC.schedule, "windowStart": 0,
+                                 "windowEnd": 0, "eventKey": DESC.eventKey,
+                                 "encoding": DESC.encoding}),
         ("RoundOpened", VID, {"votingId": VID, "attempt": 1, "seq": 0, "threshold": 2,
-                              "eligible": 3, "deadline": state.deadline}),
+                              "eligible": 3, "deadline": 0}),
         ("VoteCast", VID, {"votingId": VID, "worker": w0, "attempt": 1, "result": RESULT,
                            "late": False}),
         ("VoteCast", VID, {"votingId": VID, "worker": w1, "attempt": 1, "result": RESULT,
@@ -60,7 +67,7 @@ def test_poll__decodes_round_events_in_chain_order(pool, store, chain):
     assert length == 1
     one, two = (first.block_number, first.txn_hash), (second.block_number, second.txn_hash)
     assert [(e.block, e.tx_hash, e.log_index) for e in events] == [
-        (*one, 0), (*one, 1), (*two, 0), (*two, 1)
+        (*one, 0), (*one, 1), (*one, 2), (*two, 0), (*two, 1)
     ]  # fmt: skip
 
 
@@ -70,7 +77,7 @@ def test_advance__next_poll_returns_only_new_events(pool, store):
     vote(net, 1)
     watcher = watcher_for(pool, store)
     events, to_block = watcher.poll()
-    assert len(events) == 4
+    assert len(events) == 5
     assert watcher.poll() == (events, to_block)  # not handled yet: read again
     watcher.advance(to_block)
     assert watcher.cursor == to_block
@@ -89,7 +96,7 @@ def test_poll__skips_events_of_other_contracts_and_non_round_events(pool, store,
                                                                     owner):  # fmt: skip
     net, _start = pool
     other = create_voting("2/3").voting
-    other.vote(VID, RESULT, sender=net.workers[0])
+    other.openAndVote(DESC, RESULT, sender=net.workers[0])
     net.voting.pause(sender=owner)
     net.voting.unpause(sender=owner)
     assert watcher_for(pool, store).poll()[0] == []
@@ -103,7 +110,7 @@ def test_poll__confirmations_hide_the_newest_blocks(pool, store, chain):
     assert (events, to_block) == ([], second.block_number - 2)
     chain.mine()
     events, to_block = watcher.poll()
-    assert [e.name for e in events] == ["RoundOpened", "VoteCast"]
+    assert [e.name for e in events] == ["RoundDescribed", "RoundOpened", "VoteCast"]
     assert to_block == first.block_number
     watcher.advance(to_block)
     chain.mine()
@@ -119,7 +126,7 @@ def test_poll__batch_limits_blocks_per_call(pool, store):
     first, second = vote(net, 0), vote(net, 1)
     watcher = watcher_for(pool, store, batch=1)
     for block, names in ((start, []),  # the last enrolment: no round events
-                         (first.block_number, ["RoundOpened", "VoteCast"]),
+                         (first.block_number, ["RoundDescribed", "RoundOpened", "VoteCast"]),
                          (second.block_number, ["VoteCast", "ResultRecorded"])):  # fmt: skip
         events, to_block = watcher.poll()
         assert (to_block, [e.name for e in events]) == (block, names)

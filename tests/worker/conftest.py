@@ -1,0 +1,58 @@
+"""Fixtures of the worker integration tests: a broker, a deployed network, worker processes."""
+
+import signal
+
+import pytest
+from ape import chain
+
+from tests.conftest import EPOCH_LENGTH, MAX_WINDOW, ZERO_ADDRESS, make_config
+from tests.worker import localnet as ln
+from tests.worker.natsutil import NatsServer
+
+REGISTRATION_WINDOW = MAX_WINDOW + 3600  # must be longer than the voting contract's maxWindow
+CLAIM_EXPIRY = 30 * 86_400
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A nats-server with JetStream."""
+    with NatsServer(tmp_path / "nats") as server:
+        yield server
+
+
+@pytest.fixture
+def deploy(project, owner, accounts, tmp_path):
+    """Deploys voting and rewards, enrols test accounts 1..n and writes a manifest; returns
+    (voting, manifest)."""
+
+    def create(n: int, threshold: int, **config):
+        settings = make_config(threshold=threshold, **config)
+        voting = owner.deploy(project.WorkerVoting, owner, settings, EPOCH_LENGTH, MAX_WINDOW)
+        for i in range(1, n + 1):
+            voting.addWorker(accounts[i], sender=owner)
+        rewards = owner.deploy(project.WorkerRewards, owner, voting, ZERO_ADDRESS,
+                               REGISTRATION_WINDOW, CLAIM_EXPIRY, [2500] * 4)  # fmt: skip
+        manifest = ln.write_manifest(tmp_path / "manifest.json", chain.chain_id, voting, rewards)
+        return voting, manifest
+
+    return create
+
+
+@pytest.fixture
+def spawn_workers(tmp_path):
+    """Starts `worker run` processes for test accounts first..first+n-1; kills them at the end."""
+    started = []
+
+    def spawn(manifest, broker, n: int, trigger: dict, first: int = 1, **kwargs):
+        network = f"ethereum:local:{chain.provider.uri}"
+        for i in range(first, first + n):
+            config = ln.worker_config(tmp_path, f"w{i}", f"TEST::{i}", network, manifest,
+                                      broker.url, trigger, **kwargs)  # fmt: skip
+            process = ln.WorkerProcess(f"w{i}", config, tmp_path / f"w{i}.log")
+            process.start()
+            started.append(process)
+        return started[-n:]
+
+    yield spawn
+    for process in started:
+        process.stop(signal.SIGKILL, timeout=5)
