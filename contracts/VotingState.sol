@@ -71,7 +71,7 @@ abstract contract VotingState is WorkerPool {
             leaderVotes: r.leaderVotes,
             tied: r.flags & TIED != 0,
             sealedMode: r.flags & SEALED != 0,
-            deadline: r.status == Status.Consensus ? r.deadline : _blockTime(_pool, r.deadline),
+            deadline: _viewDeadline(r),
             seq: r.seq,
             configVersion: r.configVersion,
             voted: r.voted,
@@ -80,6 +80,15 @@ abstract contract VotingState is WorkerPool {
             dissent: x.dissent,
             result: _recorded(r.status) ? _leader[votingId] : bytes32(0)
         });
+    }
+
+    /// @dev Consensus: the block time late votes end; a running phase or a failover wait: its end
+    /// in block time; other settled rounds: 0 (no deadline applies).
+    // slither-disable-next-line incorrect-equality -- exact status checks; only Round.deadline comes from block.timestamp
+    function _viewDeadline(Round memory r) private view returns (uint32) {
+        if (r.status == Status.Consensus) return r.deadline;
+        if (r.status == Status.Plurality || r.status == Status.FailoverResolved || r.status == Status.Failed) return 0;
+        return _blockTime(_pool, r.deadline);
     }
 
     /// @notice The recorded result of `votingId`, or zero while there is none.

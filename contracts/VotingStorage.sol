@@ -32,7 +32,9 @@ abstract contract VotingStorage is IWorkerVotingTypes, Ownable2Step {
     struct Pool {
         uint64 activeMask; // bit i set: pool index i is held by an active worker
         uint8 activeCount;
-        uint24 roundCount; // rounds opened so far; the next round gets this sequence number
+        // Membership generation: +1 at every addition and removal; a round opening now gets it as
+        // its seq, so eligibility is joinedSeq <= seq < leftSeq. Opening rounds never moves it.
+        uint24 generation;
         uint32 chainLength; // entries in the result chain
         uint16 configVersion; // version of `_configs` that new rounds use
         bool paused;
@@ -59,7 +61,7 @@ abstract contract VotingStorage is IWorkerVotingTypes, Ownable2Step {
         // End of the current phase on the round clock (see `_clock`); 0 while attempt 1 waits for
         // its quorum. Once the round reached consensus: the block time its late votes end.
         uint32 deadline;
-        uint24 seq; // position in the round log
+        uint24 seq; // membership generation the round opened in (see Pool.generation)
         uint16 configVersion;
         Status status;
         uint8 attempt;

@@ -140,14 +140,14 @@ abstract contract WorkerPool is VotingStorage, IWorkerVoting {
         }
     }
 
-    /// @notice Pool counters: active workers, rounds opened, chain length, config version, paused,
-    /// and the seconds the round clock lags block time because of pauses (the current one included).
+    /// @notice Pool counters: active workers, membership generation (+1 per addition and removal),
+    /// chain length, config version, paused, and the seconds the round clock lags block time because of pauses (the current one included).
     function poolState()
         external
         view
         returns (
             uint256 activeCount,
-            uint256 roundCount,
+            uint256 generation,
             uint256 chainLength,
             uint16 configVersion,
             bool paused,
@@ -156,7 +156,7 @@ abstract contract WorkerPool is VotingStorage, IWorkerVoting {
     {
         Pool memory p = _pool;
         pausedFor = uint256(block.timestamp) - _clock(p);
-        return (p.activeCount, p.roundCount, p.chainLength, p.configVersion, p.paused, pausedFor);
+        return (p.activeCount, p.generation, p.chainLength, p.configVersion, p.paused, pausedFor);
     }
 
     /// @notice The eligibility gate, the role it checks and the least role version.

@@ -36,7 +36,7 @@ contract WorkerPoolAdmin is VotingStorage {
             active: true,
             retired: false,
             index: index,
-            joinedSeq: p.roundCount,
+            joinedSeq: ++p.generation,
             leftSeq: 0,
             late: 0,
             joinedIndex: p.chainLength
@@ -45,7 +45,7 @@ contract WorkerPoolAdmin is VotingStorage {
         p.activeMask |= Bitmask.bit(index);
         ++p.activeCount;
         _pool = p;
-        emit WorkerAdded(worker, index, p.roundCount);
+        emit WorkerAdded(worker, index, p.generation);
     }
 
     /// @notice Removes `worker` for good. Rounds already open keep their threshold.
@@ -67,13 +67,13 @@ contract WorkerPoolAdmin is VotingStorage {
         Pool memory p = _pool;
         w.active = false;
         w.retired = true;
-        w.leftSeq = p.roundCount;
+        w.leftSeq = ++p.generation;
         _workers[worker] = w;
         delete _holders[w.index];
         p.activeMask &= ~Bitmask.bit(w.index);
         --p.activeCount;
         _pool = p;
-        emit WorkerRemoved(worker, msg.sender, p.roundCount);
+        emit WorkerRemoved(worker, msg.sender, p.generation);
     }
 
     /// @dev The lowest clear bit of `mask`; the pool is not full, so one exists.

@@ -26,6 +26,10 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
     uint256 private constant BPS = 10_000;
     uint256 private constant CATEGORIES = 4;
 
+    /// @notice Least time the registration window lasts beyond the voting contract's `maxWindow`:
+    /// after an epoch's last late vote, time to walk its last rounds on a chain with slow blocks.
+    uint256 public constant REGISTRATION_MARGIN = 1 hours;
+
     /// @notice The voting contract whose settled rounds earn rewards.
     IWorkerVoting public immutable voting;
     /// @notice The reward token; zero means the chain's native coin.
@@ -34,8 +38,9 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
     uint256 public immutable start;
     /// @notice Length of an epoch in seconds (the voting contract's).
     uint256 public immutable epochLength;
-    /// @notice Seconds after an epoch ends during which workers' points are registered; longer than
-    /// the voting contract's `maxWindow`, so every late vote of the epoch is in before it closes.
+    /// @notice Seconds after an epoch ends during which workers' points are registered; at least the
+    /// voting contract's `maxWindow` plus `REGISTRATION_MARGIN`, so every late vote of the epoch is
+    /// in well before it closes.
     uint256 public immutable registrationWindow;
     /// @notice Seconds after the registration window after which unclaimed funds roll over.
     uint256 public immutable claimExpiry;
@@ -82,7 +87,7 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
     ) Ownable(initialOwner) {
         if (address(voting_) == address(0)) revert RewardsInvalidParameter("voting");
         uint256 maxWindow = voting_.maxWindow();
-        if (registrationWindow_ <= maxWindow || registrationWindow_ > 90 days) {
+        if (registrationWindow_ < maxWindow + REGISTRATION_MARGIN || registrationWindow_ > 90 days) {
             revert RewardsInvalidParameter("registrationWindow");
         }
         if (claimExpiry_ < 30 days || claimExpiry_ > 3650 days) revert RewardsInvalidParameter("claimExpiry");
@@ -176,7 +181,7 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
         // Entries before the worker joined all settled before it joined: none concerns it.
         uint256 cursor = reg.started ? reg.cursor : (first > w.joinedIndex ? first : w.joinedIndex);
         if (cursor > end) cursor = end;
-        cursor = _walk(reg, w, cursor, end < cursor + maxRounds ? end : cursor + maxRounds);
+        cursor = _walk(reg, w, cursor, maxRounds < end - cursor ? cursor + maxRounds : end);
         reg.started = true;
         reg.cursor = uint32(cursor);
         if (cursor < end) {
@@ -385,7 +390,12 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
         Registration storage reg = _registrations[epoch][worker];
         uint32[4] memory p = reg.points;
         (uint256 first, uint256 last) = voting.epochEntries(epoch);
-        cursor = reg.started ? reg.cursor : first;
+        if (reg.started) {
+            cursor = reg.cursor;
+        } else {
+            uint256 joinedIndex = voting.workerInfo(worker).joinedIndex;
+            cursor = first > joinedIndex ? first : (joinedIndex < last ? joinedIndex : last);
+        }
         return (reg.registered, reg.claimed, Points(p[0], p[1], p[2], p[3]), cursor, last);
     }
 

@@ -82,7 +82,7 @@ contract WorkerVoting is VotingState {
         uint64 bit = Bitmask.bit(index);
         if (x.committed & bit != 0) revert VotingAlreadyVoted(votingId, msg.sender);
         uint256 commits = x.committed.count() + 1;
-        // Speed follows attempt 1's commit order: attempt 1's reveals are public in attempt 2.
+        // Only attempt 1 ranks speed: attempt 1's reveals are public in attempt 2.
         if (r.attempt == 1 && commits <= r.speedRank) r.early |= bit;
         x.committed |= bit;
         bool starts = r.deadline == 0;
@@ -105,8 +105,8 @@ contract WorkerVoting is VotingState {
     function reveal(bytes32 votingId, bytes32 result, bytes32 salt) external {
         if (result == bytes32(0)) revert VotingZeroResult();
         Pool memory p = _pool;
-        if (p.paused) revert VotingPaused();
         Round memory r = _rounds[votingId];
+        if (p.paused && r.status != Status.Consensus) revert VotingPaused();
         uint32 clock = _clock(p);
         if (r.status == Status.Consensus) {
             if (block.timestamp > r.deadline) revert VotingDeadlinePassed(votingId, r.deadline);
@@ -171,10 +171,11 @@ contract WorkerVoting is VotingState {
     {
         if (value == bytes32(0)) revert VotingZeroResult();
         p = _pool;
-        if (p.paused) revert VotingPaused();
         Worker memory w = _workers[msg.sender];
         if (!w.active) revert VotingNotWorker(msg.sender);
         r = _rounds[votingId];
+        // A pause stops rounds, not late votes: those change no result and end in block time.
+        if (p.paused && r.status != Status.Consensus) revert VotingPaused();
         if (r.status == Status.None) {
             if (!mayOpen) revert VotingUnknownRound(votingId);
             r = _open(votingId, p);
@@ -190,7 +191,7 @@ contract WorkerVoting is VotingState {
         Config memory c = _configs[p.configVersion];
         uint8 threshold = c.threshold == 0 ? p.activeCount / 2 + 1 : c.threshold;
         if (threshold > p.activeCount) revert VotingThresholdUnreachable(threshold, p.activeCount);
-        r.seq = p.roundCount;
+        r.seq = p.generation;
         r.configVersion = p.configVersion;
         r.status = c.sealedMode ? Status.Committing : Status.Voting;
         if (c.sealedMode) r.flags = SEALED;
@@ -198,12 +199,11 @@ contract WorkerVoting is VotingState {
         r.threshold = threshold;
         r.eligible = p.activeCount;
         r.speedRank = c.speedRank;
-        ++_pool.roundCount;
         emit RoundOpened(votingId, 1, r.seq, threshold, r.eligible, 0);
     }
 
     /// @dev Counts a vote for `result`; starts the clock at the quorum and records the result once
-    /// it reaches the threshold. `p` is not paused here (votes and reveals revert while paused).
+    /// it reaches the threshold. `p` is not paused here (only late votes are taken while paused).
     // slither-disable-next-line incorrect-equality -- exact status, flag and count checks; only Round.deadline comes from block.timestamp
     function _count(bytes32 votingId, Round memory r, uint64 bit, bytes32 result, Pool memory p, uint32 clock)
         private
@@ -300,13 +300,12 @@ contract WorkerVoting is VotingState {
         _rounds[votingId] = r;
     }
 
-    /// @dev Attempt 2: fresh tallies, a full window from now. Sealed mode keeps attempt 1's speed
-    /// ranks (commit order), as attempt 1's reveals are public by now.
-    // slither-disable-next-line incorrect-equality -- a flag test; only Round.deadline comes from block.timestamp
+    /// @dev Attempt 2: fresh tallies, a full window from now. In sealed mode it ranks no speed:
+    /// attempt 1's reveals are public by now, so commit order there could be copied.
     function _rerun(bytes32 votingId, Round memory r, Config memory c, Pool memory p, uint32 clock) private {
         r.attempt = 2;
         r.voted = 0;
-        if (r.flags & SEALED == 0) r.early = 0;
+        r.early = 0;
         r.leaderVotes = 0;
         r.flags &= ~TIED;
         r.status = c.sealedMode ? Status.Committing : Status.Voting;
@@ -338,6 +337,9 @@ contract WorkerVoting is VotingState {
             bool commitsOpen = r.status == Status.Committing && clock <= r.deadline;
             left = (commitsOpen ? r.eligible : committed.count()) - r.voted.count();
         }
+        // Attempt 2 before a plurality ends only when its window closed or everybody voted: the votes
+        // still to come can tie or overtake the leader even when none can reach the threshold.
+        if (r.attempt == 2 && c.fallbackPolicy == Fallback.AcceptPlurality) return clock > deadline || left == 0;
         return clock > deadline || uint256(r.leaderVotes) + left < r.threshold;
     }
 

@@ -200,9 +200,93 @@ def test_plurality__with_attempt_two_quorum_records_leader(create_voting, chain)
     assert (voting.roundState(voting_id).status, voting.resultOf(voting_id)) == (PLURALITY, TRUE)
 
 
+H = [keccak(text=f"honest {i}") for i in range(4)]
+
+
+@pytest.mark.parametrize(
+    ("threshold", "colluders", "honest_votes", "last_vote"),
+    [("5/6", 3, [TRUE, TRUE], TRUE), ("4/7", 2, [H[0], H[1], H[2], H[3]], H[0])],
+)
+def test_plurality__minority_cannot_cut_attempt_two_short(
+    create_voting, chain, threshold, colluders, honest_votes, last_vote
+):
+    """Colluders vote so that no result can reach the threshold any more; attempt 2 still runs
+    until its deadline or the last vote, since the votes to come can tie or overtake: here the
+    last honest vote ties the colluders' result and nothing is recorded."""
+    net = create_voting(threshold, fallback="plurality", plurality_min_votes=2)
+    voting = net.voting
+    col, honest = net.workers[:colluders], net.workers[colluders:]
+    descriptor = event_descriptor("cut short")
+    voting_id = descriptor_id(descriptor)
+    voting.openAndVote(descriptor, BAD, sender=col[0])
+    for worker in col[1:]:
+        voting.vote(voting_id, BAD, sender=worker)
+    for worker, result in zip(honest, honest_votes):
+        voting.vote(voting_id, result, sender=worker)  # attempt 1: quorum, no consensus
+    goto(chain, voting.roundState(voting_id).deadline + 1)
+    voting.finalize(voting_id, sender=col[0])
+    deadline = voting.roundState(voting_id).deadline
+    for worker, result in zip(honest, honest_votes):
+        voting.vote(voting_id, result, sender=worker)
+    for worker in col:
+        voting.vote(voting_id, BAD, sender=worker)
+    assert voting.roundState(voting_id).eligibleCount - len(honest_votes) - colluders == 1
+    with ape.reverts(voting.VotingNothingToFinalize, votingId=voting_id):
+        voting.finalize(voting_id, sender=col[0])
+    chain.pending_timestamp = deadline
+    voting.vote(voting_id, last_vote, sender=honest[len(honest_votes)])
+    voting.finalize(voting_id, sender=col[0])  # every vote is in: decided before the deadline
+    assert voting.roundState(voting_id).status == FAILED
+    assert voting.resultOf(voting_id) == b"\x00" * 32
+
+
+def test_open__generation_does_not_move_with_rounds(create_voting, owner, outsider):
+    """Opening rounds never exhausts a counter: seq is the membership generation."""
+    net = create_voting("2/3")
+    voting = net.voting
+    generation = voting.poolState().generation
+    for i in range(5):
+        voting.openAndVote(event_descriptor(f"spam {i}"), BAD, sender=net.workers[0])
+    assert voting.poolState().generation == generation
+    spam = descriptor_id(event_descriptor("spam 4"))
+    assert voting.roundState(spam).seq == generation
+    voting.addWorker(outsider, sender=owner)
+    assert voting.workerInfo(outsider).joinedSeq == generation + 1
+    with ape.reverts(voting.VotingNotEligible, votingId=spam, worker=outsider):
+        voting.vote(spam, BAD, sender=outsider)
+    voting.removeWorker(net.workers[2], sender=owner)
+    assert voting.workerInfo(net.workers[2]).leftSeq == generation + 2
+    fresh = event_descriptor("after removal")
+    voting.openAndVote(fresh, TRUE, sender=outsider)
+    assert voting.roundState(descriptor_id(fresh)).seq == generation + 2
+
+
 # -------------------------------------------------------------------------------------------------
 # Pause
 # -------------------------------------------------------------------------------------------------
+
+
+def test_pause__late_votes_still_count(create_voting, chain, owner):
+    """A pause stops rounds, not the late votes of a decided round (they end in block time)."""
+    net = create_voting("3/5")
+    voting, w = net.voting, net.workers
+    descriptor = event_descriptor("late while paused")
+    voting_id = descriptor_id(descriptor)
+    voting.openAndVote(descriptor, TRUE, sender=w[0])
+    voting.vote(voting_id, TRUE, sender=w[1])
+    voting.vote(voting_id, TRUE, sender=w[2])  # quorum and consensus at once
+    late_until = voting.roundState(voting_id).deadline
+    voting.pause(sender=owner)
+    chain.pending_timestamp = late_until
+    receipt = voting.vote(voting_id, TRUE, sender=w[3])
+    assert receipt.events == [
+        voting.VoteCast(votingId=voting_id, worker=w[3], attempt=1, result=TRUE, late=True)
+    ]
+    chain.pending_timestamp = late_until + 1
+    with ape.reverts(voting.VotingDeadlinePassed, votingId=voting_id, deadline=late_until):
+        voting.vote(voting_id, TRUE, sender=w[4])
+    with ape.reverts(voting.VotingPaused):
+        voting.openAndVote(event_descriptor("new while paused"), TRUE, sender=w[4])
 
 
 def test_pause__longer_than_the_window_fails_nothing(create_voting, chain, owner):
@@ -353,41 +437,59 @@ def test_config__failover_timeout_out_of_range_reverts(
 # -------------------------------------------------------------------------------------------------
 
 
-def test_sealed_copier__earns_no_speed_in_attempt_two(create_voting, chain):
-    """Attempt 1 splits and its reveals are public; in attempt 2 the copier commits the leading
-    result first. Speed ranks stay with attempt 1's commit order."""
-    net = create_voting("3/5", sealed=True, speed_rank=2)
-    voting, (a, b, c, d, copier) = net.voting, net.workers
+def _sealed_split_then_attempt_two(net, chain, first_commit, attempt_two):
+    """Attempt 1 of a 3/5 sealed round splits (its reveals are public); attempt 2 commits in the
+    order `attempt_two` (worker, result) and reveals; returns the settled round."""
+    voting = net.voting
     descriptor = event_descriptor("sealed split")
     voting_id = descriptor_id(descriptor)
-
-    def commit(worker, result, attempt, opening=False):
-        value = sealed_commitment(voting, chain, worker, voting_id, result, attempt)
-        if opening:
-            voting.openAndCommit(descriptor, value, sender=worker)
-        else:
-            voting.commit(voting_id, value, sender=worker)
-
-    commit(a, TRUE, 1, opening=True)
-    commit(b, TRUE, 1)
-    commit(c, OTHER, 1)  # quorum
+    a, b, c, _d, _e = net.workers
+    worker, value = first_commit
+    voting.openAndCommit(descriptor, value(voting_id), sender=worker)
+    for w, result in ((a, TRUE), (b, TRUE), (c, OTHER)):
+        voting.commit(
+            voting_id, sealed_commitment(voting, chain, w, voting_id, result, 1), sender=w
+        )
     goto(chain, voting.roundState(voting_id).deadline + 1)
-    for worker, result in ((a, TRUE), (b, TRUE), (c, OTHER)):
-        voting.reveal(voting_id, result, salt_of(worker), sender=worker)
+    for w, result in ((a, TRUE), (b, TRUE), (c, OTHER)):
+        voting.reveal(voting_id, result, salt_of(w), sender=w)
     goto(chain, voting.roundState(voting_id).deadline + 1)
     voting.finalize(voting_id, sender=a)
     assert voting.roundState(voting_id).attempt == 2
-    commit(copier, TRUE, 2)  # first in attempt 2, copying attempt 1's leader
-    commit(d, TRUE, 2)
-    commit(a, TRUE, 2)
-    state = voting.roundState(voting_id)
-    assert state.early == (1 << 0) | (1 << 1)  # a and b: attempt 1's first two commits
-    goto(chain, state.deadline + 1)
-    for worker in (copier, d, a):
-        voting.reveal(voting_id, TRUE, salt_of(worker), sender=worker)
-    settled = voting.settledRound(0)
-    assert settled.agreed & (1 << 4) and not settled.early & (1 << 4)
-    assert settled.early & settled.agreed == 1 << 0
+    for w, result in attempt_two:
+        voting.commit(
+            voting_id, sealed_commitment(voting, chain, w, voting_id, result, 2), sender=w
+        )
+    assert voting.roundState(voting_id).early == 0
+    goto(chain, voting.roundState(voting_id).deadline + 1)
+    for w, result in attempt_two:
+        voting.reveal(voting_id, result, salt_of(w), sender=w)
+    return voting.settledRound(0)
+
+
+def test_sealed_copier__earns_no_speed_in_attempt_two(create_voting, chain):
+    """In attempt 2 the copier commits attempt 1's leading result first: no speed for anyone."""
+    net = create_voting("3/5", sealed=True, speed_rank=2)
+    a, _b, _c, d, copier = net.workers
+    junk = (copier, lambda _vid: keccak(text="never revealed"))
+    settled = _sealed_split_then_attempt_two(
+        net, chain, junk, [(copier, TRUE), (d, TRUE), (a, TRUE)]
+    )
+    assert (settled.kind, settled.early) == (CONSENSUS, 0)
+    assert settled.agreed & (1 << 4)
+
+
+def test_sealed_junk_committer__first_in_attempt_one_earns_no_speed(create_voting, chain):
+    """A worker takes attempt 1's first speed rank with a commitment it never reveals, then
+    copies attempt 1's leader in attempt 2: attempt 1's ranks do not carry over."""
+    net = create_voting("3/5", sealed=True, speed_rank=1)
+    a, b, _c, _d, copier = net.workers
+    junk = (copier, lambda _vid: keccak(text="junk commitment"))
+    settled = _sealed_split_then_attempt_two(
+        net, chain, junk, [(a, TRUE), (b, TRUE), (copier, TRUE)]
+    )
+    assert settled.kind == CONSENSUS
+    assert settled.early == 0 and settled.agreed & (1 << 4)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -437,3 +539,38 @@ def test_admin_module__direct_calls_touch_nothing_of_the_pool(project, create_vo
     with ape.reverts(module.OwnableUnauthorizedAccount, account=owner):
         module.addWorker(owner, sender=owner)
     assert net.voting.workers() == [w.address for w in net.workers]
+
+
+# -------------------------------------------------------------------------------------------------
+# Rewards: the registration window and the walk
+# -------------------------------------------------------------------------------------------------
+
+
+def test_rewards__registration_window_needs_margin_beyond_max_window(project, create_voting, owner):
+    net = create_voting("2/3", max_window=2 * HOUR)
+    args = (ZERO_ADDRESS, 30 * 24 * HOUR, [2500, 2500, 2500, 2500])
+    margin = HOUR
+    with ape.reverts(project.WorkerRewards.RewardsInvalidParameter, field="registrationWindow"):
+        owner.deploy(project.WorkerRewards, owner, net.voting, args[0], 2 * HOUR + margin - 1,
+                     *args[1:])  # fmt: skip
+    rewards = owner.deploy(
+        project.WorkerRewards, owner, net.voting, args[0], 2 * HOUR + margin, *args[1:]
+    )
+    assert rewards.registrationWindow() == 3 * HOUR
+    assert rewards.REGISTRATION_MARGIN() == margin
+
+
+def test_rewards__register_with_huge_chunk_completes(project, create_voting, chain, owner):
+    net = create_voting("2/3")
+    voting, w = net.voting, net.workers
+    rewards = owner.deploy(project.WorkerRewards, owner, voting, ZERO_ADDRESS, 3 * HOUR,
+                           30 * 24 * HOUR, [2500, 2500, 2500, 2500])  # fmt: skip
+    for i in range(3):
+        descriptor = event_descriptor(f"hour {i}")
+        voting.openAndVote(descriptor, TRUE, sender=w[0])
+        voting.vote(descriptor_id(descriptor), TRUE, sender=w[1])
+    goto(chain, rewards.epochTimes(0)[1] + 2 * HOUR + 1)  # late windows closed
+    assert not rewards.register(0, w[0], 1, sender=w[0]).return_value
+    rewards.register(0, w[0], 2**256 - 1, sender=w[0])
+    registered, _claimed, points, cursor, end = rewards.registration(0, w[0])
+    assert (registered, tuple(points), cursor, end) == (True, (1, 1, 3, 3), 3, 3)
