@@ -15,6 +15,7 @@ from scripts._localnet import (  # noqa: F401  (re-exported for the tests)
     previous_hour,
     publish,
     round_naming,
+    wait_running,
     worker_cli,
     worker_config,
 )

@@ -67,6 +67,7 @@ def test_load_config__example_file_loads():
     assert isinstance(config.trigger, IntervalTriggerConfig)
     assert (config.trigger.period, config.trigger.lag) == (3600, 300)
     assert config.workflow.ref == "worker.workflows.matching:run"
+    assert config.rewards.register_chunk == 100
     assert config.state.directory == EXAMPLE.parents[1] / "state"
     assert config.chain.manifest == EXAMPLE.parents[1] / "deployments" / "energyweb-volta.json"
 
@@ -84,6 +85,7 @@ def test_load_config__defaults(tmp_path):
     assert config.source.name == "http"
     assert (config.source.retries, config.source.timeout) == (3, 10.0)
     assert (config.workflow.min_inputs, config.workflow.settle) == (1, 0)
+    assert config.rewards.register_chunk == 100
 
 
 def test_load_config__nats_source_and_event_trigger(tmp_path):
@@ -166,6 +168,8 @@ def test_read_passphrase__unset_variable_is_none(tmp_path):
         ("workflow.name", " padded", "workflow.name", "without leading or trailing spaces"),
         ("workflow.min_inputs", 0, "workflow.min_inputs", "must be >= 1"),
         ("workflow.settle", -1, "workflow.settle", "must be >= 0"),
+        ("rewards.register_chunk", 0, "rewards.register_chunk", "must be >= 1"),
+        ("rewards.register_chunk", 401, "rewards.register_chunk", "must be <= 400"),
         ("metrics.port", 70000, "metrics.port", "must be <= 65535"),
         ("metrics.port", "http", "metrics.port", "must be an integer"),
         ("logging.format", "xml", "logging.format", "must be one of 'json' or 'human'"),
