@@ -1,14 +1,17 @@
-"""Plots of the benchmark results: gas per round against pool size, worker latency.
+"""Plots of the benchmark results: gas per round against pool size, registration gas against
+rounds per epoch, worker latency.
 
 Usage: .venv/bin/python scripts/bench_plots.py   (run by `make bench` after the benchmarks)
 
-Reads bench/results.json (written by bench_gas and bench_worker) and writes bench/gas_per_round.png
-and bench/latency.png. The other systems' figures are published constants, not re-measured here.
+Reads bench/results.json (written by bench_gas, bench_rewards and bench_worker) and writes
+bench/gas_per_round.png, bench/registration_gas.png and bench/latency.png. The other systems'
+figures are published constants, not re-measured here.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -56,6 +59,43 @@ def gas_plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def registration_plot(results: dict, path: Path) -> None:
+    """Largest transaction of one worker's registration against the rounds of an epoch: the old
+    single walk (one transaction) against registration in chunks."""
+    rewards = results["rewards"]
+    old = rewards["old"]
+    rounds = sorted(int(r) for r in rewards["by_rounds"])
+    span = [10 * 1.25**i for i in range(int(math.log(max(rounds) / 10, 1.25)) + 2)]
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    ax.plot(span, [(old["fixed"] + old["per_round"] * r) / 1e6 for r in span], "--",
+            color="tab:red", label=f"old single walk: {old['fixed'] // 1000}k + "
+            f"{old['per_round'] / 1000:g}k per round, one transaction")  # fmt: skip
+    rows = [(r, rewards["by_rounds"][str(r)]) for r in rounds]
+    ax.plot([r for r, _ in rows], [row["max"] / 1e6 for _, row in rows], "-", color="tab:blue",
+            label=f"chunks of {rewards['chunk']} entries: largest transaction")  # fmt: skip
+    for r, row in rows:
+        face = "tab:blue" if row["measured"] else "white"
+        ax.plot([r], [row["max"] / 1e6], "o", color="tab:blue", markerfacecolor=face)
+        ax.annotate(f"{row['txs']:,} tx", (r, row["max"] / 1e6), textcoords="offset points",
+                    xytext=(0, 8), ha="center", fontsize=8)  # fmt: skip
+    ax.axhline(
+        6, color="grey", linestyle=":", label="6M gas (Energy Web Chain genesis block limit)"
+    )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("rounds per epoch (672: hourly rounds, 4-week epochs; 8,760: a year)")
+    ax.set_ylabel("largest transaction of one registration (M gas)")
+    ax.set_title("Registering a worker's points: gas per transaction against epoch size")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.text(0.01, 0.01, "Filled: measured on anvil; hollow: extrapolated (calls = ceil(rounds / "
+             "chunk), each as measured); labels: transactions per worker.", fontsize=7,
+             alpha=0.7)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def latency_plot(results: dict, path: Path) -> None:
     worker = results["worker"]
     auto, blocks = worker["auto_mining"], worker["block_time_5s"]
@@ -88,6 +128,9 @@ def main() -> int:
     if "voting" in results:
         gas_plot(results, BENCH / "gas_per_round.png")
         written.append("bench/gas_per_round.png")
+    if "rewards" in results and "by_rounds" in results["rewards"]:
+        registration_plot(results, BENCH / "registration_gas.png")
+        written.append("bench/registration_gas.png")
     if "worker" in results:
         latency_plot(results, BENCH / "latency.png")
         written.append("bench/latency.png")
