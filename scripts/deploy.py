@@ -43,6 +43,8 @@ from scripts._deployment import (
 from scripts._params import DeployParams, load_params
 from scripts._report import describe
 
+ZERO_OWNER = "0x" + "00" * 19 + "01"  # stands in for the owner when only checking
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -69,6 +71,26 @@ def _check_gate(params: DeployParams) -> None:
                 f"(version >= {gate.version}) in the eligibility gate {gate.address}",
                 param_hint="--params",
             )
+
+
+def _check_block_gas(provider: ProviderAPI, params: DeployParams, owner: str) -> None:
+    """Stops when the WorkerVoting deployment cannot fit in a block of the connected chain."""
+    args = (owner, params.voting.as_config(), params.reward.epoch_length, params.max_window)
+    limit = provider.web3.eth.get_block("latest")["gasLimit"]
+    where = f"the block gas limit {limit:,} of {network_name(provider.network)}"
+    try:
+        data = project.WorkerVoting.constructor.serialize_transaction(*args).data
+        gas = provider.web3.eth.estimate_gas({"from": owner, "data": data})
+    except Exception as err:  # NOTE: nodes cap estimates at the block gas limit
+        if "gas" in str(err).lower():
+            raise click.UsageError(
+                f"deploying WorkerVoting does not fit {where} ({err}); nothing was sent"
+            ) from err
+        return  # another failure to estimate: the deployment itself will report it
+    if gas > limit:
+        raise click.UsageError(
+            f"deploying WorkerVoting needs about {gas:,} gas, more than {where}; nothing was sent"
+        )
 
 
 def _check_funds(account: AccountAPI, params: DeployParams, fund: int) -> None:
@@ -135,6 +157,7 @@ def preflight(
             _check_funds(account, params, fund)
     if account is not None and account.balance == 0:
         raise click.UsageError(f"{account.address} has no balance to pay for gas")
+    _check_block_gas(provider, params, account.address if account else ZERO_OWNER)
     return Plan(
         params=params,
         params_file=params_file,

@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 from ape import chain, project
 from eth_utils import to_checksum_address
+from web3 import HTTPProvider, Web3
 
 from scripts._params import namehash
 
@@ -472,6 +473,24 @@ def test_deploy__worker_without_gate_role_refused(
         f"(version >= 1) in the eligibility gate {gate.address}"
     ) in result.output.replace("\n", " ")
     assert nonce_of(deployer.address) == nonce
+
+
+def test_deploy__refused_when_voting_does_not_fit_a_block(
+    run_deploy, write_params, deployments_dir, volta_node, nonce_unchanged
+):
+    node = Web3(HTTPProvider(volta_node)).provider
+    node.make_request("evm_setBlockGasLimit", [hex(6_000_000)])
+    node.make_request("evm_mine", [])
+    try:
+        result = run_deploy(*deploy_args(write_params()))
+    finally:
+        node.make_request("evm_setBlockGasLimit", [hex(30_000_000)])
+        node.make_request("evm_mine", [])
+
+    assert result.exit_code == 2
+    assert "deploying WorkerVoting" in result.output
+    assert "the block gas limit 6,000,000 of energyweb:volta" in result.output
+    assert not deployments_dir.exists()
 
 
 def test_deploy__fund_more_than_the_balance_refused(
