@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
+from operator import methodcaller
 from typing import Any, NamedTuple
 
 from eth_abi.exceptions import ABITypeError, ParseError
@@ -29,8 +30,18 @@ try:
         """Keccak-256 digest of `data`."""
         return _keccak_256(data).digest()
 
+    def keccak_all(items: Iterable[bytes]) -> list[bytes]:
+        """Keccak-256 digest of each item (the loop runs in C: no Python call per item)."""
+        return list(map(_digest, map(_keccak_256, items)))
+
+    _digest = methodcaller("digest")
+
 except ImportError:  # pragma: no cover - depends on the environment
     from eth_hash.auto import keccak
+
+    def keccak_all(items: Iterable[bytes]) -> list[bytes]:
+        """Keccak-256 digest of each item."""
+        return list(map(keccak, items))
 
 
 _INT_TEXT = re.compile(r"-?[0-9]+|0x[0-9a-fA-F]+")
@@ -197,18 +208,21 @@ class LeafCodec:
             return [], []
         try:
             # NOTE: the set of types is the fast path; subclasses (named tuples) take the slow one.
-            if not set(map(type, values)) <= {list, tuple} and not all(
-                isinstance(v, list | tuple) for v in values
-            ):
+            kinds = set(map(type, values))
+            if not kinds <= {list, tuple} and not all(isinstance(v, list | tuple) for v in values):
                 raise ValueError("a value is not a list or tuple")
             if set(map(len, values)) != {width}:
                 raise ValueError("a value has the wrong number of fields")
+            given = list(zip(*values, strict=True))
             columns = [
                 col if field.canonical(col) else [field.coerce(v) for v in col]
-                for field, col in zip(self._fields, zip(*values, strict=True), strict=True)
+                for field, col in zip(self._fields, given, strict=True)
             ]
-            records = list(zip(*columns, strict=True))
-            return records, self.encode(records)  # NOTE: a lone surrogate in a string fails here
+            # NOTE: tuples whose every column is canonical already are the records as they are.
+            as_given = kinds == {tuple} and all(a is b for a, b in zip(columns, given))
+            records = list(values) if as_given else list(zip(*columns, strict=True))
+            # NOTE: a lone surrogate in a string fails in the encoding
+            return records, self._encode_columns(columns, len(records))
         except ValueError as exc:
             self._diagnose(values)  # raises with the record and field at fault
             raise LeafEncodingError(self.types, str(exc)) from exc
@@ -228,11 +242,16 @@ class LeafCodec:
 
     def encode(self, records: Sequence[Record]) -> list[bytes]:
         """abi.encode(types, record) of each canonical record."""
+        return self._encode_columns(list(zip(*records, strict=True)), len(records))
+
+    def _encode_columns(self, columns: Sequence[Sequence[Any]], count: int) -> list[bytes]:
         # Head: static fields in place, dynamic ones as the offset of their part in the tail.
+        if not count:
+            return []
         heads: list[list[bytes]] = []
         tails: list[list[bytes]] = []
-        offsets = [self._head_size] * len(records)
-        for field, col in zip(self._fields, zip(*records, strict=True), strict=True):
+        offsets = [self._head_size] * count
+        for field, col in zip(self._fields, columns, strict=True):
             parts = field.encode(col)
             if field.dynamic:
                 heads.append([offset.to_bytes(32, "big") for offset in offsets])
