@@ -276,3 +276,34 @@ def test_cfe__example_data_set_gives_the_pinned_root():
     assert sum(r[-1] for r in kinds[ALLOCATION]) == expected["matched_wh"]
     assert sum(r[-1] for r in kinds[LEFTOVER]) == expected["leftover_wh"]
     assert sum(r[-1] for r in kinds[EXCESS]) == expected["excess_wh"]
+
+
+def test_cfe__worked_example_of_docs_matching():
+    params = {"zones": ["DE-LU", "NL"], "areas": {"cwe": ["DE-LU", "NL"]}, "tiers": [
+        {"name": "contracted", "scope": "group",
+         "groups": {"ppa": {"devices": ["wind"], "consumers": ["factory"]}}},
+        {"name": "zone", "scope": "zone"}, {"name": "cwe", "scope": "area"}]}  # fmt: skip
+    payload = {
+        "production": [production("wind", 0, 100, zone="DE-LU", source="wind"),
+                       production("solar", 0, 100, zone="DE-LU"),
+                       production("nl-wind", 0, 10, zone="NL", source="wind")],
+        "consumption": [consumption("factory", 0, 150, zone="DE-LU"),
+                        consumption("office", 0, 20, zone="DE-LU"),
+                        consumption("home-1", 0, 40, zone="NL"),
+                        consumption("home-2", 0, 25, zone="NL")],
+    }  # fmt: skip
+
+    kinds = by_kind(run_workflow(CFE, payload, params).records)
+
+    assert kinds[ALLOCATION] == [
+        ("factory", "solar", H, 2, 0, 50),
+        ("factory", "wind", H, 1, 0, 100),
+        ("home-1", "nl-wind", H, 2, 0, 6),
+        ("home-1", "solar", H, 3, 0, 19),
+        ("home-2", "nl-wind", H, 2, 0, 4),
+        ("home-2", "solar", H, 3, 0, 11),
+        ("office", "solar", H, 2, 0, 20),
+    ]
+    assert [r[-1] for r in kinds[LEFTOVER]] == [0, 15, 10, 0]
+    assert [r[-1] for r in kinds[EXCESS]] == [0, 0, 0]
+    assert [r[-1] for r in kinds[SCORE]] == [1_000_000, 625_000, 600_000, 1_000_000]
