@@ -8,7 +8,8 @@ import pytest
 from tests.worker.cfe_data import CFE, H, by_kind, consumption, production
 from worker.encoding import encode_record
 from worker.errors import InputError, WorkflowParamsError
-from worker.workflow import load_workflow, output_root, run_workflow
+from worker.merkle import StandardMerkleTree
+from worker.workflow import load_workflow, output_root, output_tree, run_workflow
 from worker.workflows import cfe
 from worker.workflows.cfe.allocate import apportion
 from worker.workflows.cfe.errors import (
@@ -307,3 +308,48 @@ def test_cfe__worked_example_of_docs_matching():
     assert [r[-1] for r in kinds[LEFTOVER]] == [0, 15, 10, 0]
     assert [r[-1] for r in kinds[EXCESS]] == [0, 0, 0]
     assert [r[-1] for r in kinds[SCORE]] == [1_000_000, 625_000, 600_000, 1_000_000]
+
+
+@pytest.mark.parametrize(
+    ("change", "accepted"),
+    [
+        ({"wh": 10**15}, True),
+        ({"wh": 10**15 + 1}, False),
+        ({"device": "d" * 32}, True),
+        ({"device": "d" * 33}, False),
+        ({"start": (1 << 63) - 2, "end": (1 << 63) - 1}, True),
+        ({"start": (1 << 63) - 1, "end": 1 << 63}, False),
+        ({"wh": 1, "certificates": {"first": (1 << 112) - 1, "last": (1 << 112) - 1}}, True),
+        ({"wh": 1, "certificates": {"first": 1 << 112, "last": 1 << 112}}, False),
+        ({"wh": 1, "certificates": {"first": 0, "last": 0}}, False),
+    ],
+)
+def test_cfe__limits_that_keep_the_leaf_words_exact(change, accepted):
+    reading = production("g", 0, 0) | change
+
+    if accepted:
+        output = run_workflow(CFE, {"production": [reading]}, ZONES)
+        assert by_kind(output.records)[EXCESS][0][-1] == reading["wh"]
+    else:
+        with pytest.raises(InputError, match=r"input\[0\]\.production\[0\]\."):
+            run_workflow(CFE, {"production": [reading]}, ZONES)
+
+
+def test_cfe__at_most_255_tiers_fit_the_tier_byte():
+    tiers = [{"name": f"t{i}", "scope": "zone"} for i in range(256)]
+    payload = {"consumption": [consumption("c", 0, 1)]}
+
+    assert run_workflow(CFE, payload, ZONES | {"tiers": tiers[:255]})
+    with pytest.raises(WorkflowParamsError, match="tiers: "):
+        run_workflow(CFE, payload, ZONES | {"tiers": tiers})
+
+
+def test_cfe__tree_dump_loads_and_proves_a_record():
+    payload = {"production": [production("g", 0, 30, certificates=(1, 30))],
+               "consumption": [consumption("c1", 0, 10), consumption("c2", 0, 5)]}  # fmt: skip
+    tree = output_tree(run_workflow(CFE, payload, ZONES))
+
+    loaded = StandardMerkleTree.load(json.loads(json.dumps(tree.dump())))
+
+    assert loaded.root == tree.root and loaded.at(0) == tree.at(0)
+    assert StandardMerkleTree.verify(tree.root, loaded.leaf_hash(3), loaded.get_proof(3))
