@@ -86,9 +86,17 @@ def _parse_dump(data: Any) -> tuple[LeafCodec, list[bytes], list[Any], list[int]
 
 
 def _hash_up(tree: list[bytes], leaf_count: int) -> list[bytes]:
-    """Fills in the internal nodes of `tree` (its last `leaf_count` nodes are the leaves)."""
-    for i in range(len(tree) - leaf_count - 1, -1, -1):
-        tree[i] = _hash_pair(tree[2 * i + 1], tree[2 * i + 2])
+    """Fills in the internal nodes of `tree` (its last `leaf_count` nodes are the leaves).
+
+    Level by level from the deepest internal one, [2^k - 1, 2^(k+1) - 2]: the children of a
+    level are in the level below, so each level is hashed in one batch.
+    """
+    high = len(tree) - leaf_count - 1  # the last internal node
+    low = (1 << (high + 1).bit_length() - 1) - 1 if high >= 0 else 0
+    while high >= 0:
+        left, right = tree[2 * low + 1 : 2 * high + 2 : 2], tree[2 * low + 2 : 2 * high + 3 : 2]
+        tree[low : high + 1] = keccak_all([a + b if a <= b else b + a for a, b in zip(left, right)])
+        high, low = low - 1, (low - 1) // 2
     return tree
 
 
