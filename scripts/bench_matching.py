@@ -8,7 +8,8 @@ schema), matched and Merkle-rooted; the time of each step and the peak RSS are r
 workflow (`worker.workflows.matching:run`) makes about G x C records and runs only up to sizes
 that fit this machine; the new one (`worker.workflows.cfe:run`) O(G + C), up to the stretch
 size 10,000 x 100,000. The Merkle section
-builds trees of 200,000 records of each leaf encoding and measures keccak backends.
+builds trees of 200,000 records of each leaf encoding and measures keccak backends; the state
+section stores a round of 100,000 records and serves a proof from it.
 Writes the "matching" key of bench/results.json, its section of bench/REPORT.md and
 bench/matching.png.
 """
@@ -136,6 +137,28 @@ def merkle_speed(count: int = 200_000, repeat: int = 3) -> dict:
     return result
 
 
+def store_and_prove(count: int = 100_000) -> dict:
+    """Seconds to store a round of `count` cfe records and to serve one proof from a fresh store
+    (the tree is loaded and checked first) and from a warm one."""
+    import tempfile
+
+    from worker.merkle import StandardMerkleTree
+    from worker.state import StateStore
+    from worker.workflows.cfe.records import TYPES, id_bytes, pack_info
+
+    values = [(id_bytes(f"consumer-{i % 9973}"), id_bytes(f"device-{i % 997}"),
+               pack_info(H, H + 3600, 1, 1, i), i + 1) for i in range(count)]  # fmt: skip
+    tree = StandardMerkleTree.of(values, TYPES)
+    voting_id = "0x" + "11" * 32
+    with tempfile.TemporaryDirectory() as folder:
+        stored = _timed(lambda: StateStore(folder).put_round(voting_id, 1, tree, window=(H, H + 1)))
+        cold = _timed(lambda: StateStore(folder).proof_for(voting_id, count // 2))
+        store = StateStore(folder)
+        store.proof_for(voting_id, 0)
+        warm = _timed(lambda: store.proof_for(voting_id, count // 3))
+    return {"records": count, "store_s": stored, "cold_proof_s": cold, "warm_proof_s": warm}
+
+
 def leaf_codec_types() -> list[str]:
     return ["string", "string", "uint64", "uint256"]
 
@@ -158,7 +181,7 @@ def _timed(function) -> float:
     return time.perf_counter() - start
 
 
-def report(sizes: list[dict], merkle: dict) -> None:
+def report(sizes: list[dict], merkle: dict, state: dict) -> None:
     """Prints the tables and writes results.json, REPORT.md and the plot."""
     from scripts.bench_plots import matching_plot
 
@@ -171,6 +194,9 @@ def report(sizes: list[dict], merkle: dict) -> None:
         check("Merkle root of cfe records >= 500k leaves/s (shown as s per 100k leaves <= 0.2 s)",
               1e5 / merkle["cfe"]["leaves_per_s"], 0.2, "s"),
     ]  # fmt: skip
+    targets.append(check(f"serve one proof of a stored {state['records']:,}-record round <= 100 ms"
+                         " (fresh store: the tree is loaded and re-hashed first)",
+                         state["cold_proof_s"], 0.1, "s"))  # fmt: skip
     if stretch:
         targets.append(check("10,000 x 100,000 <= 60 s (stretch)", stretch[0]["total_s"], 60, "s"))
     rows = [[s["workflow"], f"{s['devices']:,} x {s['consumers']:,}", f"{s['records']:,}",
@@ -189,13 +215,17 @@ def report(sizes: list[dict], merkle: dict) -> None:
          ["leaf encoding", "bytes per leaf", "encode s", "tree s", "leaves/s"], leaf_rows),
         ("Keccak-256 of one 128-byte message, ns (Python call included)", ["backend", "ns"],
          keccak_rows),
+        (f"State store, a round of {state['records']:,} cfe records", ["step", "s"],
+         [["store the round (tree dump, compressed)", f"{state['store_s']:.3f}"],
+          ["first proof from a fresh store (loads the tree)", f"{state['cold_proof_s']:.3f}"],
+          ["next proof (tree in memory)", f"{state['warm_proof_s']:.4f}"]]),
         target_rows(targets),
     ]  # fmt: skip
     for table in tables:
         print("\n" + text_table(*table))
     OUT.mkdir(exist_ok=True)
-    write_results(OUT / "results.json", "matching", {"sizes": sizes, "merkle": merkle,
-                                                     "targets": targets})  # fmt: skip
+    data = {"sizes": sizes, "merkle": merkle, "state": state, "targets": targets}
+    write_results(OUT / "results.json", "matching", data)
     matching_plot({"sizes": sizes}, OUT / "matching.png")
     intro = (
         "One hour of G devices and C consumers in 3 zones, as one JSON payload: parsed (json and "
@@ -236,7 +266,7 @@ def main(argv: list[str]) -> int:
         print(f"  {workflow} {devices:,} x {consumers:,}: {s['records']:,} records, "
               f"{s['total_s']:.2f} s, {s['peak_rss_mib']:.0f} MiB")  # fmt: skip
     print("Merkle speed ...")
-    report(sizes, merkle_speed())
+    report(sizes, merkle_speed(), store_and_prove())
     return 0
 
 
