@@ -67,6 +67,9 @@ class _Field(NamedTuple):
     canonical: Callable[[Sequence[Any]], bool]  # whether a column is canonical already
     dynamic: bool
     encode: Callable[[Sequence[Any]], list[bytes]]  # head words, or tail parts if dynamic
+    # A whole column of JSON forms (decimal or 0x-hex strings) -> canonical, or None when the
+    # column is not all in the one form this handles (then `coerce` goes value by value).
+    from_json: Callable[[Sequence[Any]], list[Any] | None] | None = None
 
 
 def _int_field(signed: bool, bits: int) -> _Field:
@@ -84,8 +87,19 @@ def _int_field(signed: bool, bits: int) -> _Field:
     def canonical(col: Sequence[Any]) -> bool:
         return all(v.__class__ is int for v in col) and low <= min(col) and max(col) <= high
 
+    def from_json(col: Sequence[Any]) -> list[int] | None:
+        # NOTE: isascii + isdigit is exactly [0-9]+, the unsigned decimal form of _INT_TEXT.
+        if not all(v.__class__ is str and v.isascii() and v.isdigit() for v in col):
+            return None
+        values = list(map(int, col))
+        return values if low <= min(values) and max(values) <= high else None
+
     return _Field(
-        coerce, canonical, False, lambda col: [v.to_bytes(32, "big", signed=signed) for v in col]
+        coerce,
+        canonical,
+        False,
+        lambda col: [v.to_bytes(32, "big", signed=signed) for v in col],
+        from_json,
     )
 
 
@@ -108,8 +122,24 @@ def _bytes_field(size: int | None) -> _Field:
         coerce,
         lambda col: all(v.__class__ is bytes and len(v) == size for v in col),
         False,
-        lambda col: [v + padding for v in col],
+        (lambda col: list(col)) if size == 32 else (lambda col: [v + padding for v in col]),
+        lambda col: _hex_column(col, size),
     )
+
+
+def _hex_column(col: Sequence[Any], size: int) -> list[bytes] | None:
+    """A column of 0x-hex strings of `size` bytes each as bytes, or None if it is not one."""
+    width = 2 + 2 * size
+    if not all(v.__class__ is str and len(v) == width and v[:2] == "0x" for v in col):
+        return None
+    try:
+        data = bytes.fromhex("".join([v[2:] for v in col]))
+    except ValueError:
+        return None
+    # NOTE: fromhex skips whitespace, so a value with a space comes out short: refused here.
+    if len(data) != size * len(col):
+        return None
+    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
 def _coerce_string(value: Any) -> str:
@@ -214,10 +244,7 @@ class LeafCodec:
             if set(map(len, values)) != {width}:
                 raise ValueError("a value has the wrong number of fields")
             given = list(zip(*values, strict=True))
-            columns = [
-                col if field.canonical(col) else [field.coerce(v) for v in col]
-                for field, col in zip(self._fields, given, strict=True)
-            ]
+            columns = [self._canonical(field, col) for field, col in zip(self._fields, given)]
             # NOTE: tuples whose every column is canonical already are the records as they are.
             as_given = kinds == {tuple} and all(a is b for a, b in zip(columns, given))
             records = list(values) if as_given else list(zip(*columns, strict=True))
@@ -226,6 +253,28 @@ class LeafCodec:
         except ValueError as exc:
             self._diagnose(values)  # raises with the record and field at fault
             raise LeafEncodingError(self.types, str(exc)) from exc
+
+    @staticmethod
+    def _canonical(field: _Field, col: Sequence[Any]) -> Sequence[Any]:
+        if field.canonical(col):
+            return col
+        if field.from_json is not None and (converted := field.from_json(col)) is not None:
+            return converted
+        return [field.coerce(v) for v in col]
+
+    def to_json(self, records: Sequence[Record]) -> list[list[Any]]:
+        """The JSON form of each canonical record (`to_json` of every field), a column at a time."""
+        if not records:
+            return []
+        columns = []
+        for field, col in zip(self._fields, zip(*records, strict=True), strict=True):
+            if field.from_json is not None and col[0].__class__ is int:
+                columns.append(list(map(str, col)))
+            elif field.from_json is not None:
+                columns.append(["0x" + v.hex() for v in col])
+            else:
+                columns.append([to_json(v) for v in col])
+        return list(map(list, zip(*columns)))
 
     def _diagnose(self, values: Sequence[Any]) -> None:
         for row, value in enumerate(values):
