@@ -9,6 +9,7 @@ from tests.worker.cfe_data import CFE, H, by_kind, consumption, production
 from worker.encoding import encode_record
 from worker.errors import InputError, WorkflowParamsError
 from worker.merkle import StandardMerkleTree
+from worker.state import StateStore
 from worker.workflow import load_workflow, output_root, output_tree, run_workflow
 from worker.workflows import cfe
 from worker.workflows.cfe.allocate import apportion
@@ -353,3 +354,17 @@ def test_cfe__tree_dump_loads_and_proves_a_record():
 
     assert loaded.root == tree.root and loaded.at(0) == tree.at(0)
     assert StandardMerkleTree.verify(tree.root, loaded.leaf_hash(3), loaded.get_proof(3))
+
+
+def test_cfe__round_stored_and_a_record_proven_from_a_fresh_store(tmp_path):
+    payloads = [{"production": [production("g", 0, 30, certificates=(1, 30))]},
+                {"consumption": [consumption("c1", 0, 10), consumption("c2", 0, 5)]}]  # fmt: skip
+    output = run_workflow(CFE, payloads, ZONES)
+    voting_id = "0x" + "ab" * 32
+    StateStore(tmp_path).put_round(voting_id, 1, output_tree(output), window=(H, H + 3600))
+
+    proof = StateStore(tmp_path).proof_for(voting_id, 2)
+
+    assert proof.root == output_root(output) and proof.record == output.records[2]
+    assert proof.encoded == "0x" + encode_record(output.types, output.records[2]).hex()
+    assert StandardMerkleTree.verify(proof.root, proof.leaf_hash, proof.proof)
