@@ -17,6 +17,7 @@ bench/matching.png.
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
 import subprocess
@@ -245,7 +246,9 @@ def report(sizes: list[dict], merkle: dict, state: dict) -> None:
         "call; pysha3 is the fastest backend measured and is used (eth-hash's pycryptodome backend "
         "is the fallback). Numpy column encoding is not faster than the codec's list encoding, so "
         "it is not used.",
-        "Two cores shared with other jobs: numbers vary by about 20% between runs.",
+        "Two cores shared with other jobs: 1-minute load average "
+        f"{merkle['load_average_1min'][0]} at the start and {merkle['load_average_1min'][1]} at "
+        "the end of this run; under load every figure grows (keccak per call twice or more).",
         "![Time and peak memory against G x C](matching.png)",
     ]
     write_report(OUT / "REPORT.md", "matching", "Matching workflows", intro, tables, notes)
@@ -259,6 +262,7 @@ def main(argv: list[str]) -> int:
     plan = [("old", g, c) for g, c in OLD_SIZES] + [("new", g, c) for g, c in NEW_SIZES]
     if "--no-stretch" not in argv:  # NOTE: 10,000 x 100,000 takes ~5 s and ~0.4 GB
         plan.append(("new", *STRETCH))
+    load = [round(os.getloadavg()[0], 2)]
     sizes = []
     for workflow, devices, consumers in plan:
         sizes.append(run_child(workflow, devices, consumers))
@@ -266,7 +270,9 @@ def main(argv: list[str]) -> int:
         print(f"  {workflow} {devices:,} x {consumers:,}: {s['records']:,} records, "
               f"{s['total_s']:.2f} s, {s['peak_rss_mib']:.0f} MiB")  # fmt: skip
     print("Merkle speed ...")
-    report(sizes, merkle_speed(), store_and_prove())
+    merkle, state = merkle_speed(), store_and_prove()
+    load.append(round(os.getloadavg()[0], 2))
+    report(sizes, merkle | {"load_average_1min": load}, state)
     return 0
 
 
