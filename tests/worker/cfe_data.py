@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from worker.workflows.cfe.records import ALLOCATION, EXCESS, LEFTOVER, SCORE, id_text, unpack_info
+from worker.workflows.cfe.records import (
+    ALLOCATION,
+    EXCESS,
+    LEFTOVER,
+    ROUND_SCORE,
+    SCORE,
+    id_text,
+    unpack_info,
+)
 
 CFE = "worker.workflows.cfe:run"
 H = 1_750_464_000  # 2025-06-21T00:00:00Z
@@ -37,8 +45,8 @@ def readable(records) -> list[tuple]:
 
 
 def by_kind(records) -> dict[int, list[tuple]]:
-    """Readable records grouped by kind: ALLOCATION, LEFTOVER, EXCESS, SCORE."""
+    """Readable records grouped by kind: ALLOCATION, LEFTOVER, EXCESS, SCORE, ROUND_SCORE."""
     kinds: dict[int, list[tuple]] = defaultdict(list)
     for r in readable(records):
         kinds[r[0]].append(r[1:])
-    return {k: kinds[k] for k in (ALLOCATION, LEFTOVER, EXCESS, SCORE)}
+    return {k: kinds[k] for k in (ALLOCATION, LEFTOVER, EXCESS, SCORE, ROUND_SCORE)}

@@ -21,7 +21,15 @@ from worker.workflows.cfe.errors import (
     OverlappingIntervalsError,
     UnknownZoneError,
 )
-from worker.workflows.cfe.records import ALLOCATION, EXCESS, LEFTOVER, SCORE, id_bytes, pack_info
+from worker.workflows.cfe.records import (
+    ALLOCATION,
+    EXCESS,
+    LEFTOVER,
+    ROUND_SCORE,
+    SCORE,
+    id_bytes,
+    pack_info,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cfe"
 ZONES = {"zones": ["A", "B", "C"]}
@@ -58,7 +66,8 @@ def test_cfe__leaf_is_four_words_with_ids_as_bytes32():
     assert list(output.types) == ["bytes32", "bytes32", "uint256", "uint256"]
     leftover = (id_bytes("c1"), bytes(32), pack_info(H, H + 3600, LEFTOVER), 0)
     score = (id_bytes("c1"), bytes(32), pack_info(H, H + 3600, SCORE), 1_000_000)
-    assert output.records == (leftover, score)  # nothing consumed: score 10^6, as documented
+    whole = (id_bytes("c1"), bytes(32), pack_info(H, H + 3600, ROUND_SCORE), 1_000_000)
+    assert output.records == (leftover, score, whole)  # nothing consumed: 10^6, as documented
     assert encode_record(output.types, leftover) == b"c1" + bytes(62) + (
         (H << 192 | (H + 3600) << 128 | 2 << 120).to_bytes(32, "big") + bytes(32)
     )
@@ -149,7 +158,7 @@ def test_apportion__largest_remainder_ties_to_the_lower_index():
 
 def test_cfe__interval_of_exactly_one_hour_passes_one_second_more_is_refused():
     ok = {"consumption": [consumption("c", 0, 1, length=3600)]}
-    assert len(run_workflow(CFE, ok, ZONES)) == 2
+    assert len(run_workflow(CFE, ok, ZONES)) == 3
 
     with pytest.raises(IntervalTooLongError, match="is 3601 s, longer than 3600") as info:
         run_workflow(CFE, {"production": [production("g", 0, 1, length=3601)]}, ZONES)
@@ -160,7 +169,7 @@ def test_cfe__interval_of_exactly_one_hour_passes_one_second_more_is_refused():
 def test_cfe__intervals_may_touch_but_not_overlap():
     touching = [consumption("c", 0, 1, length=1800), consumption("c", 0, 1)]
     touching[1] = touching[1] | {"start": H + 1800, "end": H + 3600}
-    assert len(run_workflow(CFE, {"consumption": touching}, ZONES)) == 4
+    assert len(run_workflow(CFE, {"consumption": touching}, ZONES)) == 5
 
     late = consumption("c", 0, 1) | {"start": H + 3599, "end": H + 7199}
     overlapping = {"production": [production("g", 0, 1)], "consumption": [late]}
@@ -309,6 +318,22 @@ def test_cfe__worked_example_of_docs_matching():
     assert [r[-1] for r in kinds[LEFTOVER]] == [0, 15, 10, 0]
     assert [r[-1] for r in kinds[EXCESS]] == [0, 0, 0]
     assert [r[-1] for r in kinds[SCORE]] == [1_000_000, 625_000, 600_000, 1_000_000]
+    assert kinds[ROUND_SCORE] == [(c, "", H, 0, 0, ppm) for c, _, _, _, _, ppm in kinds[SCORE]]
+
+
+def test_cfe__round_score_sums_the_intervals_of_a_consumer():
+    payload = {
+        "production": [production("g", 0, 30), production("g", 1, 0)],
+        "consumption": [consumption("c", 0, 40), consumption("c", 1, 20), consumption("c", 2, 0)],
+    }
+
+    kinds = by_kind(run_workflow(CFE, payload, ZONES).records)
+
+    # Hours: 30/40 (750,000 ppm), 0/20 (0), nothing consumed (10^6); the day: 30/60.
+    assert [r[-1] for r in kinds[SCORE]] == [750_000, 0, 1_000_000]
+    assert kinds[ROUND_SCORE] == [("c", "", H, 0, 0, 500_000)]
+    infos = [info for _, _, info, _ in run_workflow(CFE, payload, ZONES).records]
+    assert pack_info(H, H + 3 * 3600, ROUND_SCORE) in infos  # the round: first start, last end
 
 
 @pytest.mark.parametrize(

@@ -114,6 +114,13 @@ def test_cfe__matching_properties(network, data):
         wh = demand[consumer, start]["wh"]
         assert ppm == (taken[consumer, start] * 10**6 // wh if wh else 10**6)
 
+    # The round score of each consumer: the same rule on its sums over the round's intervals.
+    assert len(kinds[5]) == len({c for c, _ in demand})
+    for consumer, _, _, _, _, ppm in kinds[5]:
+        wh = sum(r["wh"] for (c, _), r in demand.items() if c == consumer)
+        got = sum(taken[c, s] for c, s in demand if c == consumer)
+        assert ppm == (got * 10**6 // wh if wh else 10**6)
+
     # Every allocation is deliverable: in its tier's group, so in one zone or one area.
     tiers = params["tiers"]
     for consumer, device, _, tier, _, _ in allocations:

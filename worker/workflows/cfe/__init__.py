@@ -29,9 +29,9 @@ values counts once (a redelivered message).
 
 Output: records with the leaf encoding of `worker.workflows.cfe.records` (TYPES): allocations
 per (consumer, device, interval, tier), leftover consumption per consumer-interval, excess
-generation per device-interval (both even when 0) and each consumer-interval's CFE score in ppm,
-floor(matched * 10^6 / consumed) (10^6 when nothing was consumed). The allocation rule:
-`worker.workflows.cfe.allocate`.
+generation per device-interval (both even when 0), each consumer-interval's CFE score in ppm,
+floor(matched * 10^6 / consumed) (10^6 when nothing was consumed), and each consumer's score over
+the whole round, by the same rule on its sums. The allocation rule: `worker.workflows.cfe.allocate`.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from worker.workflows.cfe.errors import (
     OverlappingIntervalsError,
     UnknownZoneError,
 )
-from worker.workflows.cfe.records import TYPES
+from worker.workflows.cfe.records import LEFTOVER, PPM, ROUND_SCORE, TYPES, id_bytes, pack_info
 from worker.workflows.cfe.schema import HOUR, CfeInput, CfeParams, Consumption, Production
 
 INPUT = CfeInput
@@ -141,5 +141,23 @@ def run(inputs: list[CfeInput], params: CfeParams) -> WorkflowOutput:
     records = []
     for span in sorted(intervals):
         records += match_interval(intervals[span], keys)
+    records += _round_scores(records, consumption, min(intervals)[0], max(e for _, e in intervals))
     records.sort()
     return WorkflowOutput(TYPES, records)
+
+
+def _round_scores(records: list, consumption: dict, start: int, end: int) -> list:
+    """Each consumer's CFE score over the round: floor(sum matched * 10^6 / sum consumed)."""
+    consumed: dict[bytes, int] = {}
+    for (consumer, _, _), r in consumption.items():
+        key = id_bytes(consumer)
+        consumed[key] = consumed.get(key, 0) + r.wh
+    left = dict.fromkeys(consumed, 0)
+    for consumer, _, info, amount in records:
+        if info >> 120 & 0xFF == LEFTOVER:
+            left[consumer] += amount
+    where = pack_info(start, end, ROUND_SCORE)
+    return [
+        (key, bytes(32), where, PPM if not wh else (wh - left[key]) * PPM // wh)
+        for key, wh in consumed.items()
+    ]

@@ -11,11 +11,12 @@ leaf costs one permutation for the encoding, one for the second hash.
 
       bits 255..192  interval start (UTC epoch seconds, 64 bits)
       bits 191..128  interval end
-      bits 127..120  kind: 1 allocation, 2 leftover consumption, 3 excess generation, 4 CFE score
+      bits 127..120  kind: 1 allocation, 2 leftover consumption, 3 excess generation, 4 CFE score,
+                     5 CFE score over the whole round (its interval: first start to last end)
       bits 119..112  tier number (1 = first tier of params.tiers) of an allocation, else 0
       bits 111..0    first certificate id of the record's share of a bundle, 0 if none
 
-- `amount`: Wh (kinds 1-3) or parts per million (kind 4).
+- `amount`: Wh (kinds 1-3) or parts per million (kinds 4 and 5).
 
 Records sort as tuples of these four values, so by consumer, then device, then interval.
 """
@@ -25,8 +26,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 TYPES = ("bytes32", "bytes32", "uint256", "uint256")
-ALLOCATION, LEFTOVER, EXCESS, SCORE = 1, 2, 3, 4
-KINDS = {ALLOCATION: "allocation", LEFTOVER: "leftover", EXCESS: "excess", SCORE: "score"}
+ALLOCATION, LEFTOVER, EXCESS, SCORE, ROUND_SCORE = 1, 2, 3, 4, 5
+KINDS = {ALLOCATION: "allocation", LEFTOVER: "leftover", EXCESS: "excess", SCORE: "score",
+         ROUND_SCORE: "round score"}  # fmt: skip
 NOBODY = bytes(32)  # the device of a leftover or score record, the consumer of an excess one
 PPM = 1_000_000
 
@@ -83,5 +85,5 @@ def describe(record: tuple[bytes, bytes, int, int]) -> dict[str, object]:
         "end": fields.end,
         "tier": fields.tier,
         "certificate": fields.certificate,
-        ("ppm" if fields.kind == SCORE else "wh"): amount,
+        ("ppm" if fields.kind in (SCORE, ROUND_SCORE) else "wh"): amount,
     }
