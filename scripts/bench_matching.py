@@ -231,8 +231,8 @@ def report(sizes: list[dict], merkle: dict, state: dict) -> None:
     intro = (
         "One hour of G devices and C consumers in 3 zones, as one JSON payload: parsed (json and "
         "the workflow's input schema), matched (with the worker's output checks) and "
-        "Merkle-rooted, each size in a fresh process (peak RSS is that process's, interpreter "
-        "and imports included). Old: "
+        "Merkle-rooted, each size in a fresh process, the faster of two (peak RSS is that "
+        "process's, interpreter and imports included). Old: "
         "`worker.workflows.matching:run` (pro rata over every pair, ~G x C records); new: "
         "`worker.workflows.cfe:run` (tiers zone then area, sparse). Run with `make bench`."
     )
@@ -265,7 +265,11 @@ def main(argv: list[str]) -> int:
     load = [round(os.getloadavg()[0], 2)]
     sizes = []
     for workflow, devices, consumers in plan:
-        sizes.append(run_child(workflow, devices, consumers))
+        # NOTE: the faster of two fresh processes (one for the stretch size): less noise from
+        # other jobs on the machine; peak memory is the same in both.
+        tries = 1 if (devices, consumers) == STRETCH else 2
+        runs = [run_child(workflow, devices, consumers) for _ in range(tries)]
+        sizes.append(min(runs, key=lambda run: run["total_s"]))
         s = sizes[-1]
         print(f"  {workflow} {devices:,} x {consumers:,}: {s['records']:,} records, "
               f"{s['total_s']:.2f} s, {s['peak_rss_mib']:.0f} MiB")  # fmt: skip
