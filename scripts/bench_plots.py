@@ -1,11 +1,11 @@
 """Plots of the benchmark results: gas per round against pool size, registration gas against
-rounds per epoch, worker latency.
+rounds per epoch, worker latency, matching.
 
 Usage: .venv/bin/python scripts/bench_plots.py   (run by `make bench` after the benchmarks)
 
-Reads bench/results.json (written by bench_gas, bench_rewards and bench_worker) and writes
-bench/gas_per_round.png, bench/registration_gas.png and bench/latency.png. The other systems'
-figures are published constants, not re-measured here.
+Reads bench/results.json (written by bench_gas, bench_rewards, bench_worker and bench_matching) and
+writes bench/gas_per_round.png, bench/registration_gas.png, bench/latency.png and
+bench/matching.png. The other systems' figures are published constants, not re-measured here.
 """
 
 from __future__ import annotations
@@ -118,6 +118,31 @@ def latency_plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def matching_plot(results: dict, path: Path) -> None:
+    """Time and peak memory of one matching hour against G x C, old and new workflow."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=120)
+    for workflow, style, label in (("old", "s--", "old: pro rata over all pairs"),
+                                   ("new", "o-", "new: cfe, tiers, sparse")):  # fmt: skip
+        points = sorted((s["devices"] * s["consumers"], s["total_s"], s["peak_rss_mib"])
+                        for s in results["sizes"] if s["workflow"] == workflow)  # fmt: skip
+        left.plot([p[0] for p in points], [p[1] for p in points], style, label=label)
+        right.plot([p[0] for p in points], [p[2] for p in points], style, label=label)
+    left.axhline(5, color="tab:red", linestyle=":", label="target 5 s at 1,000 x 10,000")
+    right.axhline(1024, color="tab:red", linestyle=":", label="target 1 GB")
+    for ax, title, unit in ((left, "parse + match + Merkle root", "seconds"),
+                            (right, "peak resident memory", "MiB")):  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("devices x consumers (one hour, 3 zones)")
+        ax.set_ylabel(unit)
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def main() -> int:
     results_file = BENCH / "results.json"
     if not results_file.exists():
@@ -134,6 +159,9 @@ def main() -> int:
     if "worker" in results:
         latency_plot(results, BENCH / "latency.png")
         written.append("bench/latency.png")
+    if "matching" in results:
+        matching_plot(results["matching"], BENCH / "matching.png")
+        written.append("bench/matching.png")
     print("wrote " + ", ".join(written) if written else "nothing to plot")
     print(SOURCES)
     return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
+from operator import methodcaller
 from typing import Any, NamedTuple
 
 from eth_abi.exceptions import ABITypeError, ParseError
@@ -29,8 +30,18 @@ try:
         """Keccak-256 digest of `data`."""
         return _keccak_256(data).digest()
 
+    def keccak_all(items: Iterable[bytes]) -> list[bytes]:
+        """Keccak-256 digest of each item (the loop runs in C: no Python call per item)."""
+        return list(map(_digest, map(_keccak_256, items)))
+
+    _digest = methodcaller("digest")
+
 except ImportError:  # pragma: no cover - depends on the environment
     from eth_hash.auto import keccak
+
+    def keccak_all(items: Iterable[bytes]) -> list[bytes]:
+        """Keccak-256 digest of each item."""
+        return list(map(keccak, items))
 
 
 _INT_TEXT = re.compile(r"-?[0-9]+|0x[0-9a-fA-F]+")
@@ -56,6 +67,9 @@ class _Field(NamedTuple):
     canonical: Callable[[Sequence[Any]], bool]  # whether a column is canonical already
     dynamic: bool
     encode: Callable[[Sequence[Any]], list[bytes]]  # head words, or tail parts if dynamic
+    # A whole column of JSON forms (decimal or 0x-hex strings) -> canonical, or None when the
+    # column is not all in the one form this handles (then `coerce` goes value by value).
+    from_json: Callable[[Sequence[Any]], list[Any] | None] | None = None
 
 
 def _int_field(signed: bool, bits: int) -> _Field:
@@ -73,8 +87,19 @@ def _int_field(signed: bool, bits: int) -> _Field:
     def canonical(col: Sequence[Any]) -> bool:
         return all(v.__class__ is int for v in col) and low <= min(col) and max(col) <= high
 
+    def from_json(col: Sequence[Any]) -> list[int] | None:
+        # NOTE: isascii + isdigit is exactly [0-9]+, the unsigned decimal form of _INT_TEXT.
+        if not all(v.__class__ is str and v.isascii() and v.isdigit() for v in col):
+            return None
+        values = list(map(int, col))
+        return values if low <= min(values) and max(values) <= high else None
+
     return _Field(
-        coerce, canonical, False, lambda col: [v.to_bytes(32, "big", signed=signed) for v in col]
+        coerce,
+        canonical,
+        False,
+        lambda col: [v.to_bytes(32, "big", signed=signed) for v in col],
+        from_json,
     )
 
 
@@ -97,8 +122,24 @@ def _bytes_field(size: int | None) -> _Field:
         coerce,
         lambda col: all(v.__class__ is bytes and len(v) == size for v in col),
         False,
-        lambda col: [v + padding for v in col],
+        (lambda col: list(col)) if size == 32 else (lambda col: [v + padding for v in col]),
+        lambda col: _hex_column(col, size),
     )
+
+
+def _hex_column(col: Sequence[Any], size: int) -> list[bytes] | None:
+    """A column of 0x-hex strings of `size` bytes each as bytes, or None if it is not one."""
+    width = 2 + 2 * size
+    if not all(v.__class__ is str and len(v) == width and v[:2] == "0x" for v in col):
+        return None
+    try:
+        data = bytes.fromhex("".join([v[2:] for v in col]))
+    except ValueError:
+        return None
+    # NOTE: fromhex skips whitespace, so a value with a space comes out short: refused here.
+    if len(data) != size * len(col):
+        return None
+    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
 def _coerce_string(value: Any) -> str:
@@ -197,21 +238,43 @@ class LeafCodec:
             return [], []
         try:
             # NOTE: the set of types is the fast path; subclasses (named tuples) take the slow one.
-            if not set(map(type, values)) <= {list, tuple} and not all(
-                isinstance(v, list | tuple) for v in values
-            ):
+            kinds = set(map(type, values))
+            if not kinds <= {list, tuple} and not all(isinstance(v, list | tuple) for v in values):
                 raise ValueError("a value is not a list or tuple")
             if set(map(len, values)) != {width}:
                 raise ValueError("a value has the wrong number of fields")
-            columns = [
-                col if field.canonical(col) else [field.coerce(v) for v in col]
-                for field, col in zip(self._fields, zip(*values, strict=True), strict=True)
-            ]
-            records = list(zip(*columns, strict=True))
-            return records, self.encode(records)  # NOTE: a lone surrogate in a string fails here
+            given = list(zip(*values, strict=True))
+            columns = [self._canonical(field, col) for field, col in zip(self._fields, given)]
+            # NOTE: tuples whose every column is canonical already are the records as they are.
+            as_given = kinds == {tuple} and all(a is b for a, b in zip(columns, given))
+            records = list(values) if as_given else list(zip(*columns, strict=True))
+            # NOTE: a lone surrogate in a string fails in the encoding
+            return records, self._encode_columns(columns, len(records))
         except ValueError as exc:
             self._diagnose(values)  # raises with the record and field at fault
             raise LeafEncodingError(self.types, str(exc)) from exc
+
+    @staticmethod
+    def _canonical(field: _Field, col: Sequence[Any]) -> Sequence[Any]:
+        if field.canonical(col):
+            return col
+        if field.from_json is not None and (converted := field.from_json(col)) is not None:
+            return converted
+        return [field.coerce(v) for v in col]
+
+    def to_json(self, records: Sequence[Record]) -> list[list[Any]]:
+        """The JSON form of each canonical record (`to_json` of every field), a column at a time."""
+        if not records:
+            return []
+        columns = []
+        for field, col in zip(self._fields, zip(*records, strict=True), strict=True):
+            if field.from_json is not None and col[0].__class__ is int:
+                columns.append(list(map(str, col)))
+            elif field.from_json is not None:
+                columns.append(["0x" + v.hex() for v in col])
+            else:
+                columns.append([to_json(v) for v in col])
+        return list(map(list, zip(*columns)))
 
     def _diagnose(self, values: Sequence[Any]) -> None:
         for row, value in enumerate(values):
@@ -228,11 +291,16 @@ class LeafCodec:
 
     def encode(self, records: Sequence[Record]) -> list[bytes]:
         """abi.encode(types, record) of each canonical record."""
+        return self._encode_columns(list(zip(*records, strict=True)), len(records))
+
+    def _encode_columns(self, columns: Sequence[Sequence[Any]], count: int) -> list[bytes]:
         # Head: static fields in place, dynamic ones as the offset of their part in the tail.
+        if not count:
+            return []
         heads: list[list[bytes]] = []
         tails: list[list[bytes]] = []
-        offsets = [self._head_size] * len(records)
-        for field, col in zip(self._fields, zip(*records, strict=True), strict=True):
+        offsets = [self._head_size] * count
+        for field, col in zip(self._fields, columns, strict=True):
             parts = field.encode(col)
             if field.dynamic:
                 heads.append([offset.to_bytes(32, "big") for offset in offsets])

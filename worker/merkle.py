@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
-from worker.encoding import LeafCodec, Record, keccak, leaf_codec, to_json
+from worker.encoding import LeafCodec, Record, keccak, keccak_all, leaf_codec
 from worker.errors import (
     EmptyTreeError,
     InvalidDumpError,
@@ -36,6 +36,18 @@ def _node(node: bytes | str) -> bytes:
     if isinstance(node, str) and _NODE_TEXT.fullmatch(node):
         return bytes.fromhex(node[2:])
     raise InvalidNodeError(node)
+
+
+def _nodes(nodes: list[Any]) -> list[bytes]:
+    """`_node` of each, for a whole list of 0x-hex nodes at once when it is one."""
+    if nodes and all(n.__class__ is str and len(n) == 66 and n[:2] == "0x" for n in nodes):
+        try:
+            data = bytes.fromhex("".join([n[2:] for n in nodes]))
+        except ValueError:
+            data = b""
+        if len(data) == 32 * len(nodes):  # NOTE: fromhex skips whitespace: such a node is short
+            return [data[i : i + 32] for i in range(0, len(data), 32)]
+    return [_node(node) for node in nodes]
 
 
 def _hash_pair(a: bytes, b: bytes) -> bytes:
@@ -67,7 +79,7 @@ def _parse_dump(data: Any) -> tuple[LeafCodec, list[bytes], list[Any], list[int]
     if not isinstance(tree_data, list) or not isinstance(entries, list) or not entries:
         raise InvalidDumpError("expected lists 'tree' and 'values', with at least one value")
     try:
-        tree = [_node(node) for node in tree_data]
+        tree = _nodes(tree_data)
     except InvalidNodeError as exc:
         raise InvalidDumpError(str(exc)) from exc
     values, indices = [], []
@@ -86,9 +98,17 @@ def _parse_dump(data: Any) -> tuple[LeafCodec, list[bytes], list[Any], list[int]
 
 
 def _hash_up(tree: list[bytes], leaf_count: int) -> list[bytes]:
-    """Fills in the internal nodes of `tree` (its last `leaf_count` nodes are the leaves)."""
-    for i in range(len(tree) - leaf_count - 1, -1, -1):
-        tree[i] = _hash_pair(tree[2 * i + 1], tree[2 * i + 2])
+    """Fills in the internal nodes of `tree` (its last `leaf_count` nodes are the leaves).
+
+    Level by level from the deepest internal one, [2^k - 1, 2^(k+1) - 2]: the children of a
+    level are in the level below, so each level is hashed in one batch.
+    """
+    high = len(tree) - leaf_count - 1  # the last internal node
+    low = (1 << (high + 1).bit_length() - 1) - 1 if high >= 0 else 0
+    while high >= 0:
+        left, right = tree[2 * low + 1 : 2 * high + 2 : 2], tree[2 * low + 2 : 2 * high + 3 : 2]
+        tree[low : high + 1] = keccak_all([a + b if a <= b else b + a for a, b in zip(left, right)])
+        high, low = low - 1, (low - 1) // 2
     return tree
 
 
@@ -130,7 +150,7 @@ class StandardMerkleTree:
             records, encoded = codec.prepare(list(values))
             if not records:
                 raise EmptyTreeError()
-            hashes = [keccak(keccak(data)) for data in encoded]
+            hashes = keccak_all(keccak_all(encoded))
             # Stable sort by hash, like the JS library: equal leaves keep their input order.
             order = sorted(range(len(hashes)), key=hashes.__getitem__)
             size = 2 * len(hashes) - 1
@@ -169,8 +189,8 @@ class StandardMerkleTree:
             "leafEncoding": list(self._codec.types),
             "tree": ["0x" + node.hex() for node in self._tree],
             "values": [
-                {"value": [to_json(field) for field in value], "treeIndex": index}
-                for value, index in zip(self._values, self._indices, strict=True)
+                {"value": value, "treeIndex": index}
+                for value, index in zip(self._codec.to_json(self._values), self._indices)
             ],
         }
 
