@@ -65,7 +65,7 @@ def test_remove_worker__retires_and_frees_lowest_index(voting, owner, workers):
     for worker in workers[:3]:
         voting.addWorker(worker, sender=owner)
     receipt = voting.removeWorker(workers[1], sender=owner)
-    assert receipt.events == [voting.WorkerRemoved(worker=workers[1], by=owner, leftSeq=0)]
+    assert receipt.events == [voting.WorkerRemoved(worker=workers[1], by=owner, leftSeq=4)]
     info = voting.workerInfo(workers[1])
     assert (info.active, info.retired) == (False, True)
     assert voting.workers() == [workers[0], workers[2]]
@@ -115,7 +115,7 @@ def test_gate__anyone_removes_revoked_worker(voting, owner, workers, outsider, c
         voting.removeIneligibleWorker(workers[0], sender=outsider)
     claim_manager.revoke(workers[0], ROLE, sender=owner)
     receipt = voting.removeIneligibleWorker(workers[0], sender=outsider)
-    assert receipt.events == [voting.WorkerRemoved(worker=workers[0], by=outsider, leftSeq=0)]
+    assert receipt.events == [voting.WorkerRemoved(worker=workers[0], by=outsider, leftSeq=2)]
 
 
 def test_remove_ineligible__without_gate_reverts(voting, owner, workers, outsider):
@@ -231,12 +231,12 @@ def test_worker_info__all_fields(voting, owner, workers):
     voting.addWorker(workers[0], sender=owner)
     voting.openAndVote(DESCRIPTOR, RESULT, sender=workers[0])  # 1 of 1: chained at once
     receipt = voting.addWorker(workers[1], sender=owner)
-    assert receipt.events == [voting.WorkerAdded(worker=workers[1], index=1, joinedSeq=1)]
+    assert receipt.events == [voting.WorkerAdded(worker=workers[1], index=1, joinedSeq=2)]
     info = voting.workerInfo(workers[1])
-    assert tuple(info) == (True, False, 1, 1, 0, 0, 1)  # active, retired, index, joinedSeq,
+    assert tuple(info) == (True, False, 1, 2, 0, 0, 1)  # active, retired, index, joinedSeq,
     # leftSeq, late, joinedIndex
     voting.removeWorker(workers[0], sender=owner)
-    assert tuple(voting.workerInfo(workers[0])) == (False, True, 0, 0, 1, 0, 0)
+    assert tuple(voting.workerInfo(workers[0])) == (False, True, 0, 1, 3, 0, 0)
     assert tuple(voting.workerInfo(ZERO_ADDRESS)) == (False, False, 0, 0, 0, 0, 0)
 
 
@@ -296,7 +296,7 @@ def test_pause__owner_still_administers(voting, owner, workers):
     voting.addWorker(workers[0], sender=owner)
     voting.setConfig(make_config(threshold=1), sender=owner)
     voting.removeWorker(workers[0], sender=owner)
-    assert voting.poolState()[:5] == (0, 0, 0, 1, True)
+    assert voting.poolState()[:5] == (0, 2, 0, 1, True)  # generation 2: one addition, one removal
 
 
 def test_pause__by_outsider_reverts(voting, outsider):

@@ -74,7 +74,7 @@ def test_finalize__deadline_passed_reopens_as_attempt_two(create_voting, chain, 
     assert receipt.events == [
         voting.RoundReopened(votingId=VOTING_ID, deadline=deadline),
         voting.RoundOpened(
-            votingId=VOTING_ID, attempt=2, seq=0, threshold=2, eligible=3, deadline=deadline
+            votingId=VOTING_ID, attempt=2, seq=3, threshold=2, eligible=3, deadline=deadline
         ),
     ]
     state = voting.roundState(VOTING_ID)
@@ -113,7 +113,8 @@ def test_fallback__alert_only_marks_failed(create_voting, chain):
     assert receipt.events == [
         net.voting.RoundFailed(votingId=VOTING_ID, fallbackPolicy=ALERT, chainIndex=0, head=head)
     ]
-    assert net.voting.roundState(VOTING_ID).status == FAILED
+    state = net.voting.roundState(VOTING_ID)
+    assert (state.status, state.deadline) == (FAILED, 0)  # settled: no deadline applies
     assert net.voting.resultOf(VOTING_ID) == ZERO
     entry = net.voting.chainEntry(0)
     assert (entry.votingId, entry.result, entry.kind) == (VOTING_ID, ZERO, FAILED)
@@ -136,6 +137,7 @@ def test_fallback__plurality_accepted_with_minimum_and_quorum(create_voting, cha
         )
     ]  # fmt: skip
     assert net.voting.resultOf(VOTING_ID) == A
+    assert net.voting.roundState(VOTING_ID).deadline == 0
     assert net.voting.chainEntry(0).kind == PLURALITY
     settled = net.voting.settledRound(0)  # no late votes after a plurality: lateUntil 0
     assert (settled.kind, settled.voted, settled.agreed, settled.lateUntil) == (
@@ -205,7 +207,8 @@ def test_failover__records_result_of_its_choice(failover_net, failover_account):
     recorded = receipt.events[0]
     assert (recorded.result, recorded.kind, recorded.votes) == (A, FAILOVER_RESOLVED, 1)
     assert voting.resultOf(VOTING_ID) == A
-    assert voting.roundState(VOTING_ID).dissent == 0b110  # voters of B dissent from A
+    state = voting.roundState(VOTING_ID)
+    assert (state.dissent, state.deadline) == (0b110, 0)  # voters of B dissent from A
     with ape.reverts(voting.VotingWrongStatus, votingId=VOTING_ID, status=FAILOVER_RESOLVED):
         voting.resolveByFailover(VOTING_ID, B, sender=failover_account)
 
@@ -383,3 +386,57 @@ def test_config__failover_fields_stored(create_voting, failover_account):
     assert (config.fallbackPolicy, config.failover, config.failoverTimeout) == (
         FAILOVER_POLICY, failover_account.address, FAILOVER_TIMEOUT,
     )  # fmt: skip
+
+
+def test_pause__late_votes_still_taken(create_voting, owner):
+    """A pause stops rounds, not late votes: they change no result and end in block time."""
+    net = create_voting("2/3")
+    voting, w = net.voting, net.workers
+    split_votes(net, [A, A])
+    voting.pause(sender=owner)
+    receipt = voting.vote(VOTING_ID, B, sender=w[2])
+    assert receipt.events == [
+        voting.VoteCast(votingId=VOTING_ID, worker=w[2], attempt=1, result=B, late=True)
+    ]
+    assert voting.workerInfo(w[2]).late == 1
+    with ape.reverts(voting.VotingPaused):
+        voting.openAndVote(event_descriptor("another round"), A, sender=w[0])
+
+
+def test_pause__late_reveal_still_taken(create_voting, chain, owner):
+    net = create_voting("2/3", sealed=True)
+    voting, w = net.voting, net.workers
+    salts = [keccak(text=f"salt {i}") for i in range(3)]
+    for worker, salt in zip(w, salts):
+        value = voting.commitmentOf(A, salt, worker, VOTING_ID, 1)
+        voting.openAndCommit(DESCRIPTOR, value, sender=worker)  # all three: reveals open
+    for worker, salt in zip(w[:2], salts):
+        voting.reveal(VOTING_ID, A, salt, sender=worker)
+    voting.pause(sender=owner)
+    receipt = voting.reveal(VOTING_ID, A, salts[2], sender=w[2])
+    assert receipt.events == [
+        voting.VoteCast(votingId=VOTING_ID, worker=w[2], attempt=1, result=A, late=True)
+    ]
+
+
+def test_fallback__plurality_attempt_waits_for_its_window(create_voting, chain):
+    """Votes still to come could tie or overtake the leader: no early end below the threshold."""
+    net = create_voting("4/5", fallback="plurality", plurality_min_votes=2)
+    fail_attempt(net, chain)
+    split_votes(net, [A, A, B])  # 2 + 2 left cannot reach 4, but could tie or overtake
+    with ape.reverts(net.voting.VotingNothingToFinalize, votingId=VOTING_ID):
+        net.voting.finalize(VOTING_ID, sender=net.workers[0])
+    net.voting.vote(VOTING_ID, C, sender=net.workers[3])
+    net.voting.vote(VOTING_ID, B, sender=net.workers[4])  # everybody voted: 2 A, 2 B, 1 C
+    receipt = net.voting.finalize(VOTING_ID, sender=net.workers[0])
+    assert receipt.events[0].event_name == "RoundFailed"  # a tie
+
+
+def test_fallback__plurality_attempt_ends_once_everybody_voted(create_voting):
+    net = create_voting("3/3", fallback="plurality", plurality_min_votes=2)
+    split_votes(net, [A, B, C])  # the quorum; 1 + 0 left < 3
+    net.voting.finalize(VOTING_ID, sender=net.workers[0])
+    split_votes(net, [A, A, B])
+    receipt = net.voting.finalize(VOTING_ID, sender=net.workers[0])
+    assert receipt.events[0].event_name == "ResultRecorded"
+    assert (receipt.events[0].kind, receipt.events[0].votes) == (PLURALITY, 2)

@@ -54,7 +54,7 @@ def test_commit__opens_round_and_emits(sealed, chain):
             votingId=VOTING_ID, schedule=schedule, windowStart=start, windowEnd=end, eventKey=key,
             encoding=encoding,
         ),
-        voting.RoundOpened(votingId=VOTING_ID, attempt=1, seq=0, threshold=3, eligible=4,
+        voting.RoundOpened(votingId=VOTING_ID, attempt=1, seq=4, threshold=3, eligible=4,
                            deadline=0),
         voting.VoteCommitted(votingId=VOTING_ID, worker=worker, attempt=1),
     ]  # fmt: skip
@@ -285,10 +285,10 @@ def test_unrevealed_commit__fails_attempt_and_reruns(sealed, chain):
     voting.finalize(VOTING_ID, sender=w[0])
     state = voting.roundState(VOTING_ID)
     assert (state.status, state.attempt, state.committed) == (COMMITTING, 2, 0)
-    assert state.early == 0b0011  # speed ranks kept from attempt 1's commit order
+    assert state.early == 0  # attempt 2 ranks no speed: attempt 1's reveals are public
     commit_all(sealed, chain, [A, A], attempt=2, workers=[w[3], w[2]])
     state = voting.roundState(VOTING_ID)
-    assert (state.committed, state.early) == (0b1100, 0b0011)  # attempt-2 commits never early
+    assert (state.committed, state.early) == (0b1100, 0)  # attempt-2 commits are never early
 
 
 def test_finalize__below_commit_quorum_reverts_however_late(sealed, chain):

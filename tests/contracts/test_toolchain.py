@@ -21,7 +21,7 @@ def test_deploy_and_read__compiled_with_pinned_solc(project, owner):
 def test_add_worker__emits_event(project, owner, workers):
     voting = owner.deploy(project.WorkerVoting, owner, make_config(), EPOCH_LENGTH, MAX_WINDOW)
     receipt = voting.addWorker(workers[0], sender=owner)
-    assert receipt.events == [voting.WorkerAdded(worker=workers[0], index=0, joinedSeq=0)]
+    assert receipt.events == [voting.WorkerAdded(worker=workers[0], index=0, joinedSeq=1)]
     assert voting.isWorker(workers[0])
 
 
