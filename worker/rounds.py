@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 STATUS = ("None", "Voting", "Committing", "Revealing", "Consensus", "Plurality",
           "FailoverResolved", "Failed", "AwaitingFailover")  # fmt: skip
 FALLBACKS = ("alert", "plurality", "failover")
+PLURALITY = FALLBACKS.index("plurality")  # `Fallback.AcceptPlurality`
 SETTLED = {"Consensus", "Plurality", "FailoverResolved", "Failed", "AwaitingFailover"}
 ACTIVE = ("skipped", "computed", "voted", "committed", "revealed")
 MAX_ACTIVE = 64  # rounds driven per tick (each costs one call)
@@ -346,14 +347,19 @@ class RoundDriver:
             return False  # NOTE: attempt 1 waits for its quorum: no clock, nothing can fail
         if status == WAITING:
             return now > deadline
+        config = self._config(int(st.configVersion))
         if status == "Voting":
             left = int(st.eligibleCount) - voted
         else:
             if status == "Committing" and now > deadline:
-                deadline += int(self._config(int(st.configVersion)).revealDuration)
+                deadline += int(config.revealDuration)
             commits_open = status == "Committing" and now <= int(st.deadline)
             pool = int(st.eligibleCount) if commits_open else _bits(int(st.committed))
             left = pool - voted
+        if int(st.attempt) == 2 and int(config.fallbackPolicy) == PLURALITY:
+            # NOTE: the votes still to come may tie or overtake the leader: only the deadline
+            # or the last vote ends an attempt before a plurality.
+            return now > deadline or left == 0
         return now > deadline or int(st.leaderVotes) + left < int(st.threshold)
 
     # ---------------------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """worker.descriptor: the round descriptor every worker derives, and its id as the contract's."""
 
+import textwrap
+
 import pytest
 from eth_abi import encode
 from eth_utils import keccak
@@ -16,7 +18,8 @@ from worker.descriptor import (
     encoding_text,
     schedule_id,
 )
-from worker.errors import LeafEncodingError, TriggerError
+from worker.errors import LeafEncodingError, TriggerError, WorkflowOutputError, WorkflowRefError
+from worker.workflow import load_workflow, run_workflow
 from worker.workflows import matching
 
 NAME = "matching-24-7"
@@ -109,3 +112,66 @@ def test_window_id__stable_and_distinct(a, b):
 @given(key=st.text(min_size=1, max_size=40))
 def test_event_id__never_a_window_id(key):
     assert NAMING.event(key).voting_id != NAMING.window(0, 3600).voting_id
+
+
+# -------------------------------------------------------------------------------------------------
+# The declared leaf encoding of a workflow (`TYPES`): what the descriptor's `encoding` names
+# -------------------------------------------------------------------------------------------------
+
+PLUGIN = """
+from pydantic import BaseModel
+from worker.workflow import WorkflowOutput
+
+class Numbers(BaseModel):
+    values: list[int]
+
+INPUT = Numbers
+
+def distinct(inputs, params):
+    return WorkflowOutput(["uint256"], sorted({(v,) for i in inputs for v in i.values}))
+"""
+
+
+@pytest.fixture
+def plugin(tmp_path, monkeypatch):
+    """Writes workflow modules into a fresh import path; returns a writer (name, source) -> name."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def write(name: str, source: str = PLUGIN) -> str:
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+        return name
+
+    return write
+
+
+def test_load_workflow__declared_types_checked_and_kept(plugin):
+    assert load_workflow(f"{plugin('wf_untyped')}:distinct").types is None
+    typed = plugin("wf_typed", PLUGIN + "\nTYPES = ('uint',)\n")
+    assert load_workflow(f"{typed}:distinct").types == ("uint",)
+    bad = plugin("wf_bad_types", PLUGIN + "\nTYPES = ('float',)\n")
+    with pytest.raises(WorkflowRefError, match="TYPES must be the records' leaf ABI types"):
+        load_workflow(f"{bad}:distinct")
+
+
+def test_node__workflow_without_types_refused_at_start(plugin):
+    from worker.config import parse_config
+    from worker.node import Node
+
+    ref = f"{plugin('wf_untyped_node')}:distinct"
+    config = parse_config({
+        "chain": {"network": "ethereum:local:foundry", "account": "TEST::1"},
+        "source": {"kind": "http", "url": "http://127.0.0.1:9/readings"},
+        "trigger": {"kind": "interval"},
+        "workflow": {"ref": ref, "name": "untyped"},
+    })  # fmt: skip
+    with pytest.raises(WorkflowRefError, match="declares no TYPES"):
+        Node(config, None, None, load_workflow(ref))
+
+
+def test_run_workflow__records_of_other_types_than_declared_refused(plugin):
+    name = plugin("wf_declared", PLUGIN + "\nTYPES = ('uint64',)\n")
+    with pytest.raises(WorkflowOutputError, match=r"records of types \['uint256'\], but the "
+                       r"workflow declares TYPES \['uint64'\]"):  # fmt: skip
+        run_workflow(f"{name}:distinct", [{"values": [1]}])
+    plugin("wf_declared_alias", PLUGIN + "\nTYPES = ('uint',)\n")  # uint is uint256
+    assert len(run_workflow("wf_declared_alias:distinct", [{"values": [1]}])) == 1

@@ -20,15 +20,20 @@ A, B, C = (keccak(text=x) for x in "ABC")
 
 
 def offline_driver() -> RoundDriver:
-    configs = {1: make_config(threshold=2, sealed=True, reveal_duration=REVEAL)}
+    plurality = make_config(threshold=2, fallback="plurality", plurality_min_votes=2)
+    configs = {1: make_config(threshold=2, sealed=True, reveal_duration=REVEAL), 2: plurality}
     conn = SimpleNamespace(voting=SimpleNamespace(configAt=configs.__getitem__))
     return RoundDriver(conn, None, None, None, None)
 
 
-def state(voted=0, committed=0, leader=0, threshold=2, eligible=3, deadline=DEADLINE):
+def state(voted=0, committed=0, leader=0, threshold=2, eligible=3, deadline=DEADLINE, attempt=1,
+          version=1):  # fmt: skip
     return SimpleNamespace(deadline=deadline, voted=voted, committed=committed,
                            leaderVotes=leader, threshold=threshold, eligibleCount=eligible,
-                           configVersion=1)  # fmt: skip
+                           configVersion=version, attempt=attempt)  # fmt: skip
+
+
+PLURALITY_2 = {"attempt": 2, "version": 2, "threshold": 3, "eligible": 4}
 
 
 @pytest.mark.parametrize(
@@ -52,6 +57,12 @@ def state(voted=0, committed=0, leader=0, threshold=2, eligible=3, deadline=DEAD
         ("Revealing", state(committed=0b111, voted=0b011, leader=1, threshold=3), 0, True),
         ("Revealing", state(committed=0b011, voted=0b001, leader=1, threshold=3), 0, True),
         ("Revealing", state(committed=0b111, voted=0b001, leader=1), DEADLINE + 1, True),
+        # Attempt 2 before a plurality: out of reach of the threshold is not the end, as the
+        # votes to come may still tie or overtake the leader; the deadline or the last vote is.
+        ("Voting", state(voted=0b011, leader=1, **PLURALITY_2), 0, False),
+        ("Voting", state(voted=0b011, leader=1, attempt=1, version=2, threshold=3), 0, True),
+        ("Voting", state(voted=0b1111, leader=2, **PLURALITY_2), 0, True),  # the last vote
+        ("Voting", state(voted=0b011, leader=1, **PLURALITY_2), DEADLINE + 1, True),
         ("AwaitingFailover", state(voted=0b011, leader=1), DEADLINE, False),  # before timeout
         ("AwaitingFailover", state(voted=0b011, leader=1), DEADLINE + 1, True),  # timed out
     ],
@@ -123,6 +134,20 @@ def test_finalizable__pause_moves_the_deadline_on(create_voting, chain, owner):
     agrees_with_finalize(net, chain, False)
     later(chain, int(net.voting.roundState(VID).deadline) + 5 - chain.pending_timestamp)
     agrees_with_finalize(net, chain, True)
+
+
+@pytest.mark.smoke
+def test_finalizable__plurality_attempt_2_waits_for_its_deadline_or_last_vote(create_voting,
+                                                                              chain):  # fmt: skip
+    net = create_voting("3/4", fallback="plurality", plurality_min_votes=2)
+    cast(net, False, [A, B, C])
+    agrees_with_finalize(net, chain, True)  # attempt 1: out of reach, re-run at once
+    for worker, result in zip(net.workers, [A, B, C]):
+        net.voting.vote(VID, result, sender=worker)
+    agrees_with_finalize(net, chain, False)  # out of reach, but the fourth vote may break the tie
+    net.voting.vote(VID, A, sender=net.workers[3])
+    agrees_with_finalize(net, chain, True)
+    assert STATUS[net.voting.roundState(VID).status] == "Plurality"
 
 
 @pytest.mark.smoke

@@ -120,7 +120,7 @@ def test_worker_status__json_ready_and_formatted(env, chain, owner):
     assert status["address"] == net.workers[0].address
     assert status["contracts"] == {"WorkerVoting": net.voting.address,
                                    "WorkerRewards": rewards.address}  # fmt: skip
-    assert status["enrolment"] == {"active": True, "retired": False, "index": 0, "joinedSeq": 0,
+    assert status["enrolment"] == {"active": True, "retired": False, "index": 0, "joinedSeq": 1,
                                    "leftSeq": 0, "joinedIndex": 0}  # fmt: skip
     assert status["counters"] == {"eligible": 2, "cast": 2, "inConsensus": 2, "dissenting": 0,
                                   "late": 0, "missed": 0, "pending": 0,

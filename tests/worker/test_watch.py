@@ -55,7 +55,7 @@ def test_poll__decodes_round_events_in_chain_order(pool, store, chain):
         ("RoundDescribed", VID, {"votingId": VID, "schedule": DESC.schedule, "windowStart": 0,
                                  "windowEnd": 0, "eventKey": DESC.eventKey,
                                  "encoding": DESC.encoding}),
-        ("RoundOpened", VID, {"votingId": VID, "attempt": 1, "seq": 0, "threshold": 2,
+        ("RoundOpened", VID, {"votingId": VID, "attempt": 1, "seq": 3, "threshold": 2,
                               "eligible": 3, "deadline": 0}),
         ("VoteCast", VID, {"votingId": VID, "worker": w0, "attempt": 1, "result": RESULT,
                            "late": False}),

@@ -101,6 +101,7 @@ def test_load_workflow__reference_workflow():
     assert workflow.function is matching.run
     assert workflow.input_model is MatchingInput
     assert workflow.params_model is matching.MatchingParams
+    assert workflow.types == matching.TYPES
 
 
 @pytest.mark.parametrize(
