@@ -18,7 +18,8 @@ from tests.contracts import rewards_model as model
 
 DAY, HOUR = 86_400, 3_600
 WEIGHTS = [1000, 2000, 4000, 3000]
-REG_WINDOW, EXPIRY = 3 * HOUR, 30 * DAY  # the registration window must exceed MAX_WINDOW (2 h)
+REG_WINDOW, EXPIRY = 3 * HOUR, 30 * DAY  # registration window: at least MAX_WINDOW (2 h) + 1 h
+MARGIN = HOUR  # WorkerRewards.REGISTRATION_MARGIN
 POT = 10**18 + 7  # not divisible: exercises rounding
 A, B = keccak(text="root A"), keccak(text="root B")
 NO_POINTS = [0, 0, 0, 0]
@@ -106,7 +107,7 @@ def test_deploy__epochs_are_the_voting_contracts(env, chain):
 @pytest.mark.parametrize(
     ("field", "window", "expiry", "weights"),
     [
-        ("registrationWindow", MAX_WINDOW, EXPIRY, WEIGHTS),  # must exceed maxWindow
+        ("registrationWindow", MAX_WINDOW + MARGIN - 1, EXPIRY, WEIGHTS),  # maxWindow + 1 h
         ("registrationWindow", 90 * DAY + 1, EXPIRY, WEIGHTS),
         ("claimExpiry", REG_WINDOW, 30 * DAY - 1, WEIGHTS),
         ("claimExpiry", REG_WINDOW, 3650 * DAY + 1, WEIGHTS),
@@ -123,13 +124,16 @@ def test_deploy__invalid_parameter_reverts(
         )
 
 
-@pytest.mark.parametrize(("window", "expiry"), [(MAX_WINDOW + 1, 30 * DAY), (90 * DAY, 3650 * DAY)])
+@pytest.mark.parametrize(
+    ("window", "expiry"), [(MAX_WINDOW + MARGIN, 30 * DAY), (90 * DAY, 3650 * DAY)]
+)
 def test_deploy__parameters_at_their_bounds_accepted(project, owner, create_voting, window, expiry):
     net = create_voting("1/1")
     rewards = owner.deploy(
         project.WorkerRewards, owner, net.voting, ZERO_ADDRESS, window, expiry, WEIGHTS
     )
     assert (rewards.registrationWindow(), rewards.claimExpiry()) == (window, expiry)
+    assert rewards.REGISTRATION_MARGIN() == MARGIN
 
 
 def test_deploy__without_voting_contract_reverts(project, owner):
@@ -329,6 +333,8 @@ def test_register__rules(env, chain, outsider):
         rewards.register(0, outsider, 100, sender=outsider)
     with ape.reverts(rewards.RewardsUnknownWorker, account=outsider):
         rewards.previewPoints(0, outsider)
+    assert list(rewards.previewPoints(0, net.workers[2])) == [1, 0, 1, 0]  # missed round 1
+    assert list(rewards.previewPoints(0, net.workers[3])) == [1, 1, 1, 0]  # dissented in round 0
     assert registration(rewards, 0, worker) == (False, False, NO_POINTS, 0, 2)
     receipt = rewards.register(0, worker, 100, sender=outsider)
     points = list(receipt.events[-1].points)
@@ -409,9 +415,12 @@ def test_worker_joined_mid_epoch__counts_rounds_opened_after_it_joined(
 
     assert list(rewards.previewPoints(0, workers[4])) == [1, 1, 1, 0]  # round 0 is not its own
     assert list(rewards.previewPoints(0, workers[5])) == NO_POINTS
+    assert list(rewards.previewPoints(1, workers[5])) == NO_POINTS  # eligible, stayed away
     receipt = rewards.register(0, workers[4], 100, sender=outsider)
     assert_points_registered(receipt, 0, workers[4], [1, 1, 1, 0])
-    assert registration(rewards, 0, workers[5]) == (False, False, NO_POINTS, 0, 2)
+    assert registration(rewards, 0, workers[5]) == (False, False, NO_POINTS, 2, 2)  # joined at 2
+    assert registration(rewards, 0, workers[6]) == (False, False, NO_POINTS, 2, 2)  # joined at 3
+    assert registration(rewards, 1, w[0]) == (False, False, NO_POINTS, 2, 3)
     receipt = rewards.register(0, workers[5], 100, sender=outsider)
     assert_points_registered(receipt, 0, workers[5], NO_POINTS)
     assert registration(rewards, 0, workers[5]) == (True, False, NO_POINTS, 2, 2)
