@@ -13,6 +13,7 @@ HOUR = 3600
 DAY = 24 * HOUR
 MAX_DURATION = 30 * DAY  # VotingStorage.MAX_DURATION: longest vote, reveal or failover window
 BLOCK_TIME = 5  # seconds between Energy Web Chain blocks
+REGISTRATION_MARGIN = HOUR  # WorkerRewards: registration window >= max window + this
 MIN_REGISTRATION = 15 * 60  # a registration window shorter than this is easy to miss
 MIN_WINDOW_BLOCKS = 10  # a vote or reveal window of fewer blocks leaves workers little margin
 ZERO_ADDRESS = "0x" + "00" * 20

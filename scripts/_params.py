@@ -31,6 +31,7 @@ from scripts._param_types import (  # noqa: F401 (re-exported for the scripts an
     MIN_PLURALITY_VOTES,
     MIN_REGISTRATION,
     MIN_WINDOW_BLOCKS,
+    REGISTRATION_MARGIN,
     ROLE_LABEL,
     WEIGHT_NAMES,
     ZERO_ADDRESS,
@@ -271,30 +272,40 @@ class DeployParams(_Section):
 
     @property
     def max_window(self) -> int:
-        """WorkerVoting's maxWindow: voting.max_window, or half the registration window (at most
-        30 d): the longest vote or reveal window any later config may set."""
+        """WorkerVoting's maxWindow: voting.max_window, or by default half the registration
+        window, at most the registration window less 1 h (WorkerRewards' margin) and 30 d."""
         if self.voting.max_window is not None:
             return self.voting.max_window
-        return min(self.reward.registration_window // 2, MAX_DURATION)
+        registration = self.reward.registration_window
+        return max(1, min(registration // 2, registration - REGISTRATION_MARGIN, MAX_DURATION))
 
     def _window_problems(self) -> list[tuple[str, str]]:
         voting, registration = self.voting, self.reward.registration_window
+        longest = max(voting.vote_duration, voting.reveal_duration)
+        margin = f"{REGISTRATION_MARGIN // HOUR} h"
+        if voting.max_window is None and registration < longest + REGISTRATION_MARGIN:
+            problem = (
+                f"must be at least the longest vote or reveal window + {margin} "
+                f"({longest + REGISTRATION_MARGIN} s), so every late vote of an epoch is in "
+                f"before its registration closes, got {registration}"
+            )
+            return [("reward.registration_window", problem)]
         window = self.max_window
         source = f"{window} s"
         if voting.max_window is None:
             source += " (half of reward.registration_window by default)"
         problems = []
-        longest = max(voting.vote_duration, voting.reveal_duration)
         if longest > window:
             problem = (
                 f"{source} is shorter than voting.vote_duration / reveal_duration ({longest} s); "
-                f"set it to {longest} s or more and below {registration} s"
+                f"set it to {longest} s or more, at most {registration - REGISTRATION_MARGIN} s"
             )
             problems.append(("voting.max_window", problem))
-        if window >= registration:
+        if window + REGISTRATION_MARGIN > registration:
             problem = (
-                f"{window} s must be shorter than reward.registration_window ({registration} s), "
-                "so every late vote of an epoch is in before its registration closes"
+                f"{window} s must be at most reward.registration_window - {margin} "
+                f"({registration - REGISTRATION_MARGIN} s), so every late vote of an epoch is in "
+                "before its registration closes"
             )
             problems.append(("voting.max_window", problem))
         return problems

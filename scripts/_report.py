@@ -130,7 +130,7 @@ def _pool_lines(net: Deployment) -> list[str]:
         lines.append(f"  round clocks behind block time by {human_duration(state.pausedFor)}")
     lines.append(
         f"Pool: {state.activeCount} active workers (limit {net.max_workers}), "
-        f"rounds opened: {state.roundCount}"
+        f"membership generation {state.generation}"
     )
     lines += [f"  {worker}" for worker in voting.workers()]
     lines.append(f"Round parameters (version {version}):")

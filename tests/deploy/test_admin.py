@@ -334,7 +334,7 @@ def test_status__pool_parameters_rounds_and_epoch(run_admin, network, volta_work
     out = result.output
     assert "Network energyweb:volta (chain id 73799), block" in out
     assert "Paused: no" in out
-    assert "Pool: 3 active workers (limit 5), rounds opened: 1" in out
+    assert "Pool: 3 active workers (limit 5), membership generation 3" in out
     assert all(f"  {worker}" in out for worker in volta_workers[:3])
     assert "threshold        simple majority" in out
     assert "max window       86400 s (1d) (fixed at deployment)" in out

@@ -166,16 +166,14 @@ def test_deploy__check_validates_and_sends_nothing(
 def test_deploy__check_warns_of_windows_too_short_for_5s_blocks(
     run_deploy, write_params, deployments_dir, nonce_unchanged
 ):
-    params = write_params(voting={"vote_duration": 30}, reward={"registration_window": "10m"})
+    params = write_params(voting={"vote_duration": 30})
 
     result = run_deploy("check", "--params", str(params))
 
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.output.splitlines() if line.startswith("Warning: ")]
-    assert [w.split(" is ")[0] for w in warnings] == [
-        "Warning: reward.registration_window",
-        "Warning: voting.vote_duration",
-    ]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("Warning: voting.vote_duration is 30 s, 6 blocks of 5 s")
     assert "Parameters are valid for energyweb:volta" in result.output
 
 
@@ -307,9 +305,9 @@ BAD_PARAMS = {
             "voting": {"mode": "sealed", "reveal_duration": "5m"},
             "reward": {"registration_window": 1200},
         },
-        "params.voting.max_window: 600 s (half of reward.registration_window by default) is "
-        "shorter than voting.vote_duration / reveal_duration (900 s); set it to 900 s or more and "
-        "below 1200 s",
+        "params.reward.registration_window: must be at least the longest vote or reveal window "
+        "+ 1 h (4500 s), so every late vote of an epoch is in before its registration closes, "
+        "got 1200",
     ),
     "max window too short": (
         {"voting": {"max_window": "10m"}},
@@ -318,8 +316,8 @@ BAD_PARAMS = {
     ),
     "max window not below registration": (
         {"voting": {"max_window": "2d"}},
-        "params.voting.max_window: 172800 s must be shorter than reward.registration_window "
-        "(172800 s)",
+        "params.voting.max_window: 172800 s must be at most reward.registration_window - 1 h "
+        "(169200 s)",
     ),
     "sealed without reveal": (
         {"voting": {"mode": "sealed"}},
