@@ -1,8 +1,12 @@
 """The demo's local worker network: parameters, deployment, data, workers, scenarios, rewards.
 
 Roles for n workers (scenarios on): w2 goes offline for rounds 2-3, w3 is fed corrupted data, the
-last worker is a copier (played by the demo, not a real worker: it copies the first vote it sees
-and, in sealed mode, can only see votes once commits are closed). The other workers are honest.
+last worker is a copier (played by the demo, not a real worker: it copies the first vote of another
+worker than the opener and, in sealed mode, can only see votes once commits are closed). The other
+workers are honest. The early opener is one more enrolled account, played by the demo: it opens
+every round (and its re-run) with a wrong result before the workers see the trigger, and calls
+finalize whenever the contract would take it; attempt 1 has no clock until `threshold` workers
+voted, so it can neither cut the honest workers' window short nor fail a round.
 Split round: only threshold-1 honest workers have the whole hour at first, a few have half of it,
 the rest nothing, so attempt 1 fails; the missing data then arrives and attempt 2 reaches
 consensus. Fallback round: the data stays split through both attempts and the plurality fallback
@@ -18,7 +22,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -27,9 +32,13 @@ from worker.chain import decode_error
 from worker.rounds import STATUS
 from worker.state import FILE_NAME
 
+if TYPE_CHECKING:
+    from worker.descriptor import RoundNaming
+
 DATA = Path(__file__).resolve().parent.parent / "examples" / "matching"
 WORKFLOW = "matching-24-7"
-SCENARIOS = ("offline", "corrupt", "copier", "split", "fallback")
+SCENARIOS = ("offline", "corrupt", "copier", "split", "fallback", "opener")
+WRONG = bytes.fromhex("0bad" * 16)  # the early opener's result
 
 
 def load_hours() -> list[tuple[int, dict, dict]]:
@@ -72,6 +81,16 @@ class Plan:
     @property
     def copier(self) -> int | None:
         return self.workers if "copier" in self.scenarios else None
+
+    @property
+    def opener(self) -> int | None:
+        """The early opener: one more enrolled account (test account workers + 1)."""
+        return self.workers + 1 if "opener" in self.scenarios else None
+
+    @property
+    def members(self) -> list[int]:
+        """Every enrolled account: the workers, then the early opener."""
+        return list(range(1, self.workers + 1)) + ([self.opener] if self.opener else [])
 
     @property
     def honest(self) -> list[int]:
@@ -119,6 +138,39 @@ class Plan:
         return out
 
 
+def round_naming(config: Path) -> RoundNaming:
+    """How the workers of `config` name their rounds (schedule and encoding of the descriptors)."""
+    from worker.descriptor import RoundNaming
+    from worker.workflow import load_workflow
+
+    section = yaml.safe_load(config.read_text())["workflow"]
+    workflow = load_workflow(section["ref"])
+    params = workflow.parse_params(section.get("params") or {})
+    return RoundNaming.of(section["name"], params, workflow.types)
+
+
+def counters(voting: Any, address: str) -> SimpleNamespace:
+    """A worker's counters over the settled rounds, off chain: eligible (joinedSeq <= seq and, once
+    it left, seq < leftSeq; entries before joinedIndex never concern it), cast, in consensus,
+    dissenting, missed. A consensus round still taking late votes is counted as it stands."""
+    info = voting.workerInfo(address)
+    length = int(voting.chainHead()[1])
+    entries = voting.settledRounds(int(info.joinedIndex), length) if length else []
+    bit, out = 1 << int(info.index), dict.fromkeys(("eligible", "cast", "agreed", "dissent"), 0)
+    for r in entries:
+        if int(r.seq) < int(info.joinedSeq) or (
+            not info.active and int(r.seq) >= int(info.leftSeq)
+        ):
+            continue
+        out["eligible"] += 1
+        if int(r.voted) & bit:
+            out["cast"] += 1
+            out["agreed" if int(r.agreed) & bit else "dissent"] += 1
+    missed = out["eligible"] - out["cast"]
+    return SimpleNamespace(eligible=out["eligible"], cast=out["cast"], inConsensus=out["agreed"],
+                           dissenting=out["dissent"], missed=missed)  # fmt: skip
+
+
 def params_yaml(path: Path, plan: Plan, addresses: list[str]) -> Path:
     """A deploy parameter file (networks/local.yaml format) for the demo pool."""
     params = {
@@ -130,7 +182,7 @@ def params_yaml(path: Path, plan: Plan, addresses: list[str]) -> Path:
             "mode": "sealed" if plan.sealed else "open",
             "vote_duration": "6s",
             "reveal_duration": "6s" if plan.sealed else 0,
-            "fallback": {"policy": "plurality", "min_votes": max(1, plan.threshold - 1)},
+            "fallback": {"policy": "plurality", "min_votes": max(2, plan.threshold - 1)},
             "speed_rank": 3,
         },
         "reward": {
@@ -138,7 +190,7 @@ def params_yaml(path: Path, plan: Plan, addresses: list[str]) -> Path:
             "weights": {"availability": 2000, "consistency": 2000, "accuracy": 4000,
                         "speed": 2000},
             "epoch_length": "1h",
-            "registration_window": "10m",
+            "registration_window": "2h",  # >= max window (1 h) + 1 h
             "claim_expiry": "30d",
         },
     }  # fmt: skip
@@ -159,6 +211,8 @@ class Network:
     workers: dict[int, WorkerProcess] = field(default_factory=dict)
     rounds: list[dict] = field(default_factory=list)  # label, hour, votingId, kind
     copier_log: list[str] = field(default_factory=list)
+    opener_log: list[str] = field(default_factory=list)
+    opener_address: str | None = None
 
     def subject(self, w: int) -> str:
         return f"grid.readings.w{w}"
@@ -267,5 +321,83 @@ class Copier(threading.Thread):
 
         height = chain.blocks.height + 1
         for log in self.net.voting.VoteCast.range(0, height, search_topics={"votingId": vid}):
-            return bytes(log.result)
+            if log.worker != self.net.opener_address:  # NOTE: the demo's copier skips the opener
+                return bytes(log.result)
         return None
+
+
+class EarlyOpener(threading.Thread):
+    """An enrolled account that opens every round first with a wrong result (and votes it again in
+    the re-run), and sends finalize whenever the contract would accept it."""
+
+    def __init__(self, net: Network, account: Any) -> None:
+        super().__init__(daemon=True, name="opener")
+        self.net, self.account = net, account
+        self.rounds: dict[bytes, list] = {}  # votingId -> [label, descriptor, attempts voted]
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+
+    def open(self, label: str, descriptor: tuple) -> None:
+        """Opens the round about `descriptor` with a wrong result, before anyone else can."""
+        with self.lock:
+            vid = self.net.voting.descriptorId(descriptor)
+            self._cast(vid, descriptor, 1, opening=True)
+            self.rounds[bytes(vid)] = [label, descriptor, {1}]
+            self.log(label, "opened it with a wrong result")
+
+    def run(self) -> None:
+        while not self.stop.wait(0.2):
+            with self.lock:
+                for vid, (label, descriptor, voted) in list(self.rounds.items()):
+                    self._tick(vid, label, descriptor, voted)
+
+    def _tick(self, vid: bytes, label: str, descriptor: tuple, voted: set) -> None:
+        state = self.net.voting.roundState(vid)
+        status = STATUS[int(state.status)]
+        if status in ("Voting", "Committing") and int(state.attempt) not in voted:
+            self._cast(vid, descriptor, int(state.attempt))  # the re-run: wrong again, at once
+            voted.add(int(state.attempt))
+            self.log(label, f"voted wrong again in attempt {state.attempt}")
+        if status == "Revealing" and not int(state.voted) & (1 << self.index):
+            self._send("reveal", vid, WRONG, self.salt(vid, int(state.attempt)))
+        if status in ("Voting", "Committing", "Revealing", "AwaitingFailover"):
+            if self._send("finalize", vid):
+                self.log(label, f"finalized attempt {state.attempt} ({status})")
+            elif int(state.deadline) == 0:
+                self.log(label, "finalize refused: no clock before the quorum", once=True)
+        elif status != "AwaitingFailover":
+            del self.rounds[vid]  # settled
+
+    @property
+    def index(self) -> int:
+        return int(self.net.voting.workerInfo(self.account.address).index)
+
+    def salt(self, vid: bytes, attempt: int) -> bytes:
+        return bytes(vid[:16]) + attempt.to_bytes(16, "big")
+
+    def _cast(self, vid: bytes, descriptor: tuple, attempt: int, opening: bool = False) -> None:
+        voting = self.net.voting
+        if self.net.plan.sealed:
+            salt = self.salt(vid, attempt)
+            value = voting.commitmentOf(WRONG, salt, self.account.address, vid, attempt)
+            name, args = ("openAndCommit", descriptor) if opening else ("commit", vid)
+        else:
+            value, (name, args) = WRONG, (("openAndVote", descriptor) if opening else ("vote", vid))
+        self._send(name, args, value)
+
+    def _send(self, function: str, *args: Any) -> bool:
+        """Sends `function(*args)` if a gas estimate says the contract accepts it."""
+        voting = self.net.voting
+        data = bytes(getattr(voting, function).encode_input(*args))
+        call = {"from": self.account.address, "to": voting.address, "data": data}
+        try:
+            voting.provider.web3.eth.estimate_gas(call, "pending")
+        except Exception:  # NOTE: refused now; it tries again on the next tick
+            return False
+        getattr(voting, function)(*args, sender=self.account)
+        return True
+
+    def log(self, label: str, text: str, once: bool = False) -> None:
+        line = f"{label}: {text}"
+        if not (once and line in self.net.opener_log):
+            self.net.opener_log.append(line)

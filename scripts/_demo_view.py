@@ -25,8 +25,8 @@ STATUS_STYLE = {"Consensus": "green", "Plurality": "yellow", "Failed": "red",
 
 def role(net: Network, w: int) -> str:
     plan = net.plan
-    return {plan.offline: "offline", plan.corrupt: "corrupt",
-            plan.copier: "copier"}.get(w, "honest")  # fmt: skip
+    return {plan.offline: "offline", plan.corrupt: "corrupt", plan.copier: "copier",
+            plan.opener: "opener"}.get(w, "honest")  # fmt: skip
 
 
 def marks(state: Any, index: int, status: str) -> str:
@@ -43,8 +43,8 @@ def rounds_table(net: Network, states: dict[bytes, Any], indices: dict[int, int]
     table = Table(title="Rounds", title_justify="left", expand=False)
     for name in ("round", "hour", "plays", "status", "try"):
         table.add_column(name)
-    for w in range(1, net.plan.workers + 1):
-        table.add_column(f"w{w}", justify="center")
+    for w in net.plan.members:
+        table.add_column("op" if w == net.plan.opener else f"w{w}", justify="center")
     table.add_column("result")
     for info in net.rounds:
         state = states.get(info["voting_id"])
@@ -53,7 +53,7 @@ def rounds_table(net: Network, states: dict[bytes, Any], indices: dict[int, int]
         status = STATUS[int(state.status)]
         hour = datetime.fromtimestamp(info["hour"], timezone.utc).strftime("%H:00")
         cells = []
-        for w in range(1, net.plan.workers + 1):
+        for w in net.plan.members:
             mark, style = MARKS[marks(state, indices[w], status)]
             cells.append(Text(mark, style=style))
         result = bytes(state.result).hex()
@@ -72,9 +72,9 @@ def workers_table(net: Network, stats: dict[int, Any], extra: dict[int, dict] | 
         heads += ["points", "claimed"]
     for name in heads:
         table.add_column(name, justify="left" if name in ("worker", "role") else "right")
-    for w in range(1, net.plan.workers + 1):
+    for w in net.plan.members:
         s = stats.get(w)
-        row = [f"w{w}", role(net, w)]
+        row = ["op" if w == net.plan.opener else f"w{w}", role(net, w)]
         row += [str(v) for v in (s.eligible, s.cast, s.inConsensus, s.dissenting, s.missed)] if s \
             else ["", "", "", "", ""]  # fmt: skip
         if extra:
@@ -96,6 +96,8 @@ def render(net: Network, states: dict[bytes, Any], stats: dict[int, Any], indice
                         workers_table(net, stats, extra)]  # fmt: skip
     if net.copier_log:
         parts.append(Text("copier: " + "; ".join(net.copier_log[-4:]), style="yellow"))
+    if net.opener_log:
+        parts.append(Text("early opener: " + "; ".join(net.opener_log[-4:]), style="magenta"))
     if note:
         parts.append(Text(note, style="bold"))
     return Group(*parts)

@@ -6,9 +6,11 @@ Usage: ape run demo --network ethereum:local:foundry [--workers 7 --threshold 4]
 Starts a NATS JetStream broker, deploys the contracts through the deploy script (a generated
 parameter file), funds the reward pool, starts one `worker run` process per worker, and feeds one
 hour of the bundled 24/7 matching data set per round, triggering each round with a settlement
-event. A live view shows every round and vote; at the end the epoch's rewards are registered and
-claimed by each worker with `worker claim`, one record is exported and verified with `worker proof`
-and `worker verify`, and a summary is printed. Everything started is stopped on exit or Ctrl-C.
+event. An early opener (one more enrolled account) opens every round with a wrong result before the
+workers see the trigger and calls finalize whenever it can; the honest workers still decide. A live
+view shows every round and vote; at the end the epoch's rewards are registered and claimed by each
+worker with `worker claim`, one record is exported and verified with `worker proof` and `worker
+verify`, and a summary is printed. Everything started is stopped on exit or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -29,7 +31,17 @@ from ape.logging import LogLevel, logger
 from rich.console import Console
 from rich.live import Live
 
-from scripts._demo_net import SCENARIOS, WORKFLOW, Copier, Network, Plan, load_hours, params_yaml
+from scripts._demo_net import (
+    SCENARIOS,
+    Copier,
+    EarlyOpener,
+    Network,
+    Plan,
+    counters,
+    load_hours,
+    params_yaml,
+    round_naming,
+)
 from scripts._demo_view import render, role
 from scripts._deployment import open_deployment
 from scripts._localnet import ROOT, NatsServer, ensure_stream, port_busy, wait_running, worker_cli
@@ -46,7 +58,7 @@ class Demo:
         self.provider, self.plan, self.workdir, self.console = provider, plan, workdir, console
         self.nats_port = nats_port
         self.owner = accounts.test_accounts[0]
-        self.addresses = [accounts.test_accounts[w].address for w in range(1, plan.workers + 1)]
+        self.addresses = {w: accounts.test_accounts[w].address for w in plan.members}
         self.live: Live | None = None
         self.note = ""
 
@@ -66,7 +78,8 @@ class Demo:
             from scripts.deploy import execute, preflight  # NOTE: late, see `ape run` loading
 
             self.say("deploying through the deploy script ...")
-            params = params_yaml(self.workdir / "params.yaml", self.plan, self.addresses)
+            addresses = list(self.addresses.values())
+            params = params_yaml(self.workdir / "params.yaml", self.plan, addresses)
             deployments = self.workdir / "deployments"
             plan = preflight(self.provider, self.owner, params, deployments, True, "3 ether")
             execute(plan, self.owner)
@@ -75,21 +88,28 @@ class Demo:
             net = Network(self.plan, self.workdir, self.provider.uri, broker.url, plan.manifest,
                           deployment.voting)  # fmt: skip
             self.indices = {w: int(net.voting.workerInfo(a).index)
-                            for w, a in enumerate(self.addresses, 1)}  # fmt: skip
-            copier = None
+                            for w, a in self.addresses.items()}  # fmt: skip
+            helpers: list[Any] = []
+            self.copier = self.opener = None
             try:
                 self.say(f"starting {self.plan.workers} workers ...")
                 net.start_workers()
                 wait_running(list(net.workers.values()))
+                self.naming = round_naming(next(iter(net.workers.values())).config)
                 if self.plan.copier is not None:
-                    copier = Copier(net, accounts.test_accounts[self.plan.copier])
-                    copier.start()
-                self.copier = copier
+                    self.copier = Copier(net, accounts.test_accounts[self.plan.copier])
+                    helpers.append(self.copier)
+                if self.plan.opener is not None:
+                    net.opener_address = self.addresses[self.plan.opener]
+                    self.opener = EarlyOpener(net, accounts.test_accounts[self.plan.opener])
+                    helpers.append(self.opener)
+                for helper in helpers:
+                    helper.start()
                 yield net
             finally:
-                if copier is not None:
-                    copier.stop.set()
-                    copier.join(timeout=5)
+                for helper in helpers:
+                    helper.stop.set()
+                    helper.join(timeout=5)
                 net.stop_workers()
 
     # ---------------------------------------------------------------------------------------------
@@ -98,19 +118,20 @@ class Demo:
 
     def play(self, net: Network) -> None:
         """Plays every round of the plan, one after the other."""
-        from worker.trigger import event_voting_id
-
         hours = load_hours()
         for r in range(self.plan.rounds):
             hour, gen, con = hours[r % len(hours)]
             label = f"r{r + 1}"
-            vid = event_voting_id(WORKFLOW, label)
+            descriptor = self.naming.event(label)  # the event key is the label
+            vid = descriptor.voting_id
             kind = self.plan.kind(r)
             net.rounds.append({"label": label, "hour": hour, "voting_id": vid, "kind": kind})
             self._offline(net, r)
             net.feed(r, hour, gen, con, attempt=1)
             if self.copier is not None and kind == "normal":
                 self.copier.watch[vid] = label
+            if self.opener is not None:
+                self.opener.open(label, tuple(descriptor))  # first, before the trigger is out
             net.trigger(label, hour)
             self.say(f"round {label}: {kind}")
             self._settle(net, r, vid, hour, gen, con)
@@ -158,8 +179,9 @@ class Demo:
         _begins, ends, registration_ends = rewards.epochTimes(epoch)
         chain.pending_timestamp = int(ends) + 1
         chain.mine()
-        for address in self.addresses:
-            rewards.register(epoch, address, sender=self.owner)
+        for address in self.addresses.values():
+            while not rewards.registration(epoch, address).registered:  # 100 entries per call
+                rewards.register(epoch, address, 100, sender=self.owner)
         chain.pending_timestamp = int(registration_ends) + 1
         chain.mine()
         self.say("claiming rewards with `worker claim` ...")
@@ -169,16 +191,16 @@ class Demo:
                        str(process.config), "--epoch", str(epoch), "--yes"]  # fmt: skip
             procs[w] = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, text=True)  # fmt: skip
-        if self.plan.copier is not None:
-            copier = accounts.test_accounts[self.plan.copier]
-            rewards.claim(epoch, copier.address, sender=copier)
+        for w in (self.plan.copier, self.plan.opener):
+            if w is not None:  # played by the demo: it claims for itself
+                rewards.claim(epoch, self.addresses[w], sender=accounts.test_accounts[w])
         for proc in procs.values():
             proc.wait(timeout=180)
         out = {}
         claimed = {log.worker: int(log.amount)
                    for log in rewards.Claimed.range(0, chain.blocks.height + 1)}  # fmt: skip
-        for w, address in enumerate(self.addresses, 1):
-            _registered, _done, points = rewards.registration(epoch, address)
+        for w, address in self.addresses.items():
+            points = rewards.registration(epoch, address).points
             out[w] = {"points": tuple(int(p) for p in points),
                       "claimed_wei": claimed.get(address, 0),
                       "claimed": f"{claimed.get(address, 0) / 1e18:.4f}"}  # fmt: skip
@@ -208,7 +230,7 @@ class Demo:
     def snapshot(self, net: Network) -> tuple[dict, dict]:
         states = {info["voting_id"]: net.voting.roundState(info["voting_id"])
                   for info in net.rounds}  # fmt: skip
-        stats = {w: net.voting.workerStats(a, 500) for w, a in enumerate(self.addresses, 1)}
+        stats = {w: counters(net.voting, a) for w, a in self.addresses.items()}
         return states, stats
 
     def refresh(self, net: Network, extra: dict | None = None) -> Any:
@@ -247,8 +269,8 @@ def cli(provider, workers, threshold, rounds, sealed, scenarios, no_faults, head
         plan.check()
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    if workers + 1 > len(accounts.test_accounts):
-        raise click.BadParameter(f"at most {len(accounts.test_accounts) - 1} workers")
+    if max(plan.members) + 1 > len(accounts.test_accounts):
+        raise click.BadParameter(f"at most {len(accounts.test_accounts) - 2} workers")
     console = Console()
     demo = Demo(provider, plan, WORKDIR, nats_port, console)
     mode = "sealed" if sealed else "open"
