@@ -100,13 +100,15 @@ def epoch_claim(conn: Connection, epoch: int, schedule: Schedule | None = None) 
     )  # fmt: skip
 
 
-def epoch_claims(conn: Connection, lookback: int = 8) -> list[EpochClaim]:
+def epoch_claims(conn: Connection, lookback: int = 8, schedule: Schedule | None = None,
+                 current: int | None = None) -> list[EpochClaim]:  # fmt: skip
     """The last `lookback` ended epochs with the worker's registration and claims, newest first.
 
-    Reads two views per epoch; older epochs are not looked at (their claims may have expired).
+    Reads two views per epoch (and the schedule and current epoch unless given); older epochs
+    are not looked at (their claims may have expired).
     """
-    schedule = Schedule.of(conn.rewards)
-    current = int(conn.rewards.currentEpoch())
+    schedule = schedule or Schedule.of(conn.rewards)
+    current = int(conn.rewards.currentEpoch()) if current is None else current
     first = max(current - max(lookback, 0), 0)
     return [epoch_claim(conn, e, schedule) for e in range(current - 1, first - 1, -1)]
 
@@ -115,8 +117,9 @@ def worker_status(conn: Connection, lookback: int = 8) -> dict[str, Any]:
     """The worker's enrolment, round counters, balance and recent epochs, JSON-ready.
 
     Counters are computed from the chain of settled rounds (`worker.counters`); rounds still
-    taking late votes are `counters.pending`. Calls: 5 + one `settledRounds` per 500 chain
-    entries since the worker joined, and with rewards 2 + 2 per epoch looked back.
+    taking late votes are `counters.pending`. Calls: 4 (`workerInfo`, `chainHead`, the latest
+    block, the balance) + one `settledRounds` per 500 chain entries since the worker joined, and
+    with rewards 2 (`currentEpoch`, `epochTimes`) + 2 per epoch looked back (`lookback`).
     """
     voting, rewards, address = conn.voting, conn.rewards, conn.address
     info = voting.workerInfo(address)
@@ -143,7 +146,8 @@ def worker_status(conn: Connection, lookback: int = 8) -> dict[str, Any]:
         schedule = Schedule.of(rewards)
         status["epoch"] = {"current": current, "ends": schedule.times(current)[1],
                            "next_claim": next_claim(schedule, now)}  # fmt: skip
-        status["epochs"] = [c.to_dict() for c in epoch_claims(conn, lookback)]
+        claims = epoch_claims(conn, lookback, schedule, current)
+        status["epochs"] = [c.to_dict() for c in claims]
     return status  # fmt: skip
 
 
