@@ -392,9 +392,9 @@ class EarlyOpener(threading.Thread):
         call = {"from": self.account.address, "to": voting.address, "data": data}
         try:
             voting.provider.web3.eth.estimate_gas(call, "pending")
-        except Exception:  # NOTE: refused now; it tries again on the next tick
+            getattr(voting, function)(*args, sender=self.account)
+        except Exception:  # NOTE: refused (or beaten to it by a worker); it tries again later
             return False
-        getattr(voting, function)(*args, sender=self.account)
         return True
 
     def log(self, label: str, text: str, once: bool = False) -> None:
