@@ -17,6 +17,7 @@ earned nothing is not registered (`previewPoints` is zero), once no late vote ca
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK = 100  # entries per `register` call: ~0.8M gas at most, under the 1M floor
 RECHECK = 60  # seconds between looks at an epoch with no points while late votes may add some
+IN_FLIGHT_MAX = 300.0  # seconds a chunk may stay unmined before the registrar stops waiting
 MAX_CHUNKS = 1_000  # `register_epoch` gives up after this many chunks (50,000+ entries)
 
 
@@ -163,6 +165,7 @@ class Registrar:
     _max_window: int | None = None
     _next: int = 0  # chain time of the next look
     _in_flight: str | None = None  # a chunk not mined yet
+    _sent_at: float = 0.0  # when it was sent (monotonic)
     _finished: set[int] = field(default_factory=set)  # registered, or nothing to register
     _said: set[tuple[int, str]] = field(default_factory=set)
 
@@ -178,7 +181,10 @@ class Registrar:
             try:
                 self.conn.web3.eth.get_transaction_receipt(self._in_flight)
             except Exception:  # NOTE: web3 raises TransactionNotFound while there is none
-                return None
+                if time.monotonic() - self._sent_at < IN_FLIGHT_MAX:
+                    return None
+                log.warning("registration chunk %s not mined in %g s: looking again",
+                            self._in_flight, IN_FLIGHT_MAX)  # fmt: skip
             self._in_flight = None
         if self._schedule is None:
             self._schedule = Schedule.of(self.conn.rewards)
@@ -198,7 +204,7 @@ class Registrar:
             else:  # NOTE: sent: the next tick after its receipt; refused: a little later
                 self._next = min(self._next, now if found.state == "sent" else now + RECHECK)
             if found.state == "sent":
-                self._in_flight = found.tx_hash
+                self._in_flight, self._sent_at = found.tx_hash, time.monotonic()
                 return found
             taken = taken or found
         return taken

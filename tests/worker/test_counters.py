@@ -76,3 +76,22 @@ def test_worker_counters__never_a_member_reads_nothing():
                                                               joinedIndex=0))  # fmt: skip
     assert worker_counters(voting, "0xstranger", NOW) == Counters(counted_to=1)
     assert voting.calls == []
+
+
+def test_format_status__pending_rounds_and_next_claim_are_said():
+    from worker.status_text import format_status, when
+
+    counters = Counters(eligible=2, cast=1, inConsensus=1, missed=1, late=1, pending=3).to_dict()
+    status = {
+        "address": "0xw", "chain_id": 246, "balance": 0, "time": NOW, "chain_length": 5,
+        "contracts": {"WorkerVoting": "0xv", "WorkerRewards": "0xr"},
+        "enrolment": {"active": True, "retired": False, "index": 2, "joinedSeq": 1},
+        "counters": counters, "epochs": [],
+        "epoch": {"current": 4, "ends": NOW + 10, "next_claim": {"epoch": 3, "opens": NOW + 60}},
+    }  # fmt: skip
+    text = format_status(status)
+    assert "2 eligible, 1 voted (1 in consensus, 0 dissenting), 1 missed, 1 late votes" in text
+    assert "3 more settled, still taking late votes: counted once their late votes close" in text
+    assert f"Next claim opens {when(NOW + 60)} (epoch 3)" in text
+    counters["pending"] = 0
+    assert "still taking late votes" not in format_status(status)
