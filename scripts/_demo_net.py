@@ -349,7 +349,10 @@ class EarlyOpener(threading.Thread):
         while not self.stop.wait(0.2):
             with self.lock:
                 for vid, (label, descriptor, voted) in list(self.rounds.items()):
-                    self._tick(vid, label, descriptor, voted)
+                    try:
+                        self._tick(vid, label, descriptor, voted)
+                    except Exception as exc:  # NOTE: a passing RPC fault; next tick tries again
+                        self.log(label, f"tick failed: {type(exc).__name__}", once=True)
 
     def _tick(self, vid: bytes, label: str, descriptor: tuple, voted: set) -> None:
         state = self.net.voting.roundState(vid)

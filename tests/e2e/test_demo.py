@@ -1,15 +1,18 @@
 """End to end: the demo network (real worker processes, NATS, the deploy script) with every fault
-scenario in sealed mode, checked against the chain."""
+scenario in sealed mode, the early opener included, checked against the chain."""
 
 import pytest
 from ape import chain
 
-from scripts._demo_net import SCENARIOS, WORKFLOW, Plan, corrupted, load_hours
+from scripts._demo_net import SCENARIOS, Plan, corrupted, load_hours
 from scripts.demo import Demo
-from worker.trigger import event_voting_id
 from worker.workflow import output_root, run_workflow
 
-pytestmark = pytest.mark.anvil
+pytestmark = [
+    pytest.mark.anvil,
+    # A helper thread of the demo (copier, early opener) that dies fails the test.
+    pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning"),
+]
 STATUS = {4: "Consensus", 5: "Plurality", 7: "Failed"}
 
 
@@ -28,6 +31,12 @@ def played(tmp_path_factory):
         rewards = demo.rewards_epoch(net)
         audit = demo.audit(net)
         states = {info["label"]: net.voting.roundState(info["voting_id"]) for info in net.rounds}
+        height = chain.blocks.height + 1
+        first = {info["label"]: next(iter(net.voting.VoteCommitted.range(
+            0, height, search_topics={"votingId": info["voting_id"]}))).worker
+            for info in net.rounds}  # fmt: skip
+    net.first_committer = first
+    net.naming = demo.naming
     return plan, net, states, rewards, audit
 
 
@@ -44,7 +53,7 @@ def test_demo__rounds_settle_as_the_scenarios_say(played):
     for r, info in enumerate(net.rounds):
         _hour, gen, con = hours[r]
         assert bytes(states[info["label"]].result) == root_of(gen, con), info["label"]
-        assert info["voting_id"] == event_voting_id(WORKFLOW, info["label"])
+        assert info["voting_id"] == net.naming.event(info["label"]).voting_id
 
 
 def test_demo__corrupted_worker_dissents_in_every_round(played):
@@ -86,3 +95,11 @@ def test_demo__rewards_follow_the_rules(played):
 def test_demo__a_record_verifies_against_the_chain(played):
     *_rest, audit = played
     assert "NOT VERIFIED" not in audit and "VERIFIED" in audit, audit
+
+
+def test_demo__early_opener_opens_every_round_and_decides_nothing(played):
+    plan, net, states, rewards, _audit = played
+    assert set(net.first_committer.values()) == {net.opener_address}  # it opened every round
+    assert all(bytes(s.result) != bytes(32) for s in states.values())  # the workers' results
+    assert rewards[plan.opener]["points"][2:] == (0, 0)  # no accuracy, no speed
+    assert any("opened it with a wrong result" in line for line in net.opener_log)
