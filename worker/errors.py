@@ -123,6 +123,15 @@ class SourcePayloadError(SourceError):
         super().__init__(f"source {source!r}: invalid payload{where}: {reason}")
 
 
+class SourceConflictError(SourcePayloadError):
+    """A valid payload contradicts data stored before; the first one is kept, this one refused."""
+
+    def __init__(self, source: str, key: str, conflicts: Sequence[str]) -> None:
+        self.conflicts = list(conflicts)
+        shown = "; ".join(self.conflicts[:3]) + ("; ..." if len(self.conflicts) > 3 else "")
+        super().__init__(source, f"contradicts stored data, the first copy is kept: {shown}", key)
+
+
 # -------------------------------------------------------------------------------------------------
 # Configuration
 # -------------------------------------------------------------------------------------------------

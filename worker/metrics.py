@@ -23,7 +23,7 @@ ROUND_SOURCES = ("trigger", "chain")
 TX_KINDS = ("vote", "commit", "reveal", "finalize", "register", "claim")
 CONSENSUS_OUTCOMES = ("yes", "no", "absent")
 ROUND_FAILURE_KINDS = ("reopened", "failed", "plurality", "failover")
-SOURCE_ERROR_REASONS = ("unreachable", "malformed", "sink", "other")
+SOURCE_ERROR_REASONS = ("unreachable", "malformed", "conflict", "sink", "other")
 
 # From a fast local vote (50 ms) to one sent after a slow workflow and a busy chain (2 minutes).
 VOTE_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)

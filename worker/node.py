@@ -3,9 +3,9 @@
 Tasks of `Node.run` (one asyncio loop; every chain call runs on one dedicated thread, because
 Ape's provider is synchronous):
 
-- the data source (HTTP poll or NATS durable consumer) hands batches to `store_batch`, which
-  checks them against the workflow's input schema, finds their window and stores them; only then
-  is a broker message acknowledged;
+- the data source (HTTP poll or NATS durable consumer) hands batches to `worker.intake`, which
+  checks them against the workflow's input schema and the data stored before, finds their window
+  and stores them; only then is a broker message acknowledged;
 - the event trigger (if configured) reads its own durable consumer and tracks one round per event;
 - the chain loop, every `chain.poll_interval` seconds: follows sent transactions, reads new round
   events, tracks due windows (interval trigger) and rounds other workers opened, drives every
@@ -27,7 +27,8 @@ from typing import Any
 
 from worker.chain import Connection
 from worker.config import NatsSourceConfig, WorkerConfig
-from worker.errors import InputError, TriggerError, WorkerError
+from worker.errors import TriggerError, WorkerError
+from worker.intake import Intake
 from worker.rewards import register_due
 from worker.rounds import RoundDriver
 from worker.sources import HttpSource, NatsSource, SourceBatch
@@ -60,6 +61,7 @@ class Node:
         self.config, self.conn, self.store = config, conn, store
         self.workflow, self.metrics, self.health = workflow, metrics, health
         self.params = workflow.parse_params(config.workflow.params)
+        self.intake = Intake(workflow, store, metrics, health)
         chain = config.chain
         self.submitter = Submitter(conn, store, metrics, gas_margin=chain.gas_margin,
                                    confirmations=chain.confirmations,
@@ -98,7 +100,7 @@ class Node:
         if self.metrics is not None:
             self.metrics.running(True)
         self.sources = [self._source()]
-        tasks = [asyncio.create_task(self.sources[0].run(self.store_batch, stop), name="source")]
+        tasks = [asyncio.create_task(self.sources[0].run(self.intake.receive, stop), name="source")]
         if isinstance(self.trigger, EventTrigger):
             self.sources.append(self._event_source())
             runner = self.sources[1].run(self.on_event, stop)
@@ -189,9 +191,9 @@ class Node:
             return
         for i, source in enumerate(self.sources):
             stats = source.stats
-            other = stats.errors - stats.malformed - stats.sink_errors
-            for reason, total in (("malformed", stats.malformed), ("sink", stats.sink_errors),
-                                  ("unreachable", other)):  # fmt: skip
+            other = stats.errors - stats.malformed - stats.conflicts - stats.sink_errors
+            for reason, total in (("malformed", stats.malformed), ("conflict", stats.conflicts),
+                                  ("sink", stats.sink_errors), ("unreachable", other)):  # fmt: skip
                 new = total - self._reported.get((i, reason), 0)
                 for _ in range(max(0, new)):
                     self.metrics.source_error(reason)
@@ -222,23 +224,17 @@ class Node:
     # Data in
     # ---------------------------------------------------------------------------------------------
 
-    def _validate(self, payload: Any) -> None:
-        try:
-            self.workflow.window_of(payload)
-        except InputError as exc:
-            raise ValueError(str(exc)) from exc
-
     def _source(self) -> HttpSource | NatsSource:
         source = self.config.source
         if isinstance(source, NatsSourceConfig):
             return NatsSource(source.servers, stream=source.stream, subject=source.subject,
                               durable=source.durable, name=source.name, shape="object",
-                              validate=self._validate)  # fmt: skip
+                              validate=self.intake.validate)  # fmt: skip
         return HttpSource(source.url, name=source.name, interval=source.poll_interval,
                           timeout=source.timeout, max_attempts=source.retries + 1,
                           backoff_base=source.backoff, backoff_max=source.backoff_max,
                           headers=source.headers, shape="object",
-                          validate=self._validate)  # fmt: skip
+                          validate=self.intake.validate)  # fmt: skip
 
     def _event_source(self) -> NatsSource:
         source = self.config.source
@@ -247,15 +243,6 @@ class Node:
         return NatsSource(source.servers, stream=source.stream, subject=self.trigger.subject,
                           durable=f"{source.durable}-events", name=f"{source.name}-events",
                           batch_size=1, shape="object")  # fmt: skip
-
-    async def store_batch(self, batch: SourceBatch) -> None:
-        """The source's sink: stores one validated payload with its window (then it is acked)."""
-        start, end = self.workflow.window_of(batch.payload)
-        stored = self.store.put_input(batch.source, batch.key, start, end, batch.payload)
-        if stored and self.metrics is not None:
-            self.metrics.inputs_stored()
-        if self.health is not None:
-            self.health.set_info("last_input", batch.received_at)
 
     async def on_event(self, batch: SourceBatch) -> None:
         """The event trigger's sink: tracks the round of an event message."""
