@@ -191,7 +191,8 @@ def claim(config_path: Path, project: str | None, epochs: tuple[int, ...], yes: 
         if not yes:
             what = ", ".join(map(str, epochs)) if epochs else "every claimable epoch"
             click.confirm(f"Claim rewards of {conn.address} for {what}?", abort=True)
-        submitter = Submitter(conn, store, gas_margin=session.config.chain.gas_margin)
+        chain = session.config.chain
+        submitter = Submitter(conn, store, gas_margin=chain.gas_margin, floors=chain.gas_floors)
         with _fatal():
             claims = claim_rewards(conn, submitter, list(epochs) or None, notify=click.echo)
         if not claims:

@@ -64,6 +64,7 @@ class Node:
         self.intake = Intake(workflow, store, metrics, health)
         chain = config.chain
         self.submitter = Submitter(conn, store, metrics, gas_margin=chain.gas_margin,
+                                   floors=chain.gas_floors,
                                    confirmations=chain.confirmations,
                                    replace_after=chain.replace_after)  # fmt: skip
         self.chain_now = time.time()  # chain time of the current tick

@@ -6,7 +6,8 @@ Every vote, commit and reveal follows the state store's plan -> sent -> confirme
    landed (a restart may find it there) and, if not, plans it in the store.
 2. It estimates the gas; a revert there costs nothing and is reported by its custom error name
    (`VotingDeadlinePassed`, ...). `VotingAlreadyVoted` means the action is on chain already.
-3. It signs a legacy transaction (gas price from the node, gas limit = estimate x margin) with the
+3. It signs a legacy transaction (gas price from the node, gas limit = estimate x margin, at least
+   the method's floor of `worker.gas.GAS_FLOORS`) with the
    next nonce, records `sent` with the hash and the nonce, and only then broadcasts. So after a
    crash a `planned` row was never broadcast, and a `sent` row has the nonce its resend must use:
    two transactions with one nonce can never both be mined, hence no vote is ever sent twice.
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,7 @@ from eth_utils import keccak
 
 from worker.chain import Connection, decode_error
 from worker.errors import ChainUnavailableError, TransactionError
+from worker.gas import gas_floors, gas_limit, revert_reason
 from worker.state import StateStore, VoteRecord
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,8 @@ class Submitter:
         conn: The open connection (account, contracts).
         store: The state store (votes, salts).
         metrics: Optional `worker.metrics.Metrics`.
-        gas_margin: Gas limit = estimate x this.
+        gas_margin: Gas limit = estimate x this (at least the method's floor).
+        floors: Overrides of `worker.gas.GAS_FLOORS` (the config's `chain.gas_floors`).
         confirmations: Blocks a receipt must be buried under before it counts.
         replace_after: Seconds before a sent transaction without receipt is replaced.
         clock: Monotonic clock, replaceable in tests.
@@ -88,6 +91,7 @@ class Submitter:
         metrics: Any = None,
         *,
         gas_margin: float = 1.2,
+        floors: Mapping[str, int] | None = None,
         confirmations: int = 0,
         replace_after: float = 60.0,
         retries: int = 3,
@@ -95,6 +99,7 @@ class Submitter:
     ) -> None:
         self.conn, self.store, self.metrics = conn, store, metrics
         self.gas_margin, self.confirmations = gas_margin, confirmations
+        self.gas_floors = gas_floors(floors)
         self.replace_after, self.retries, self.clock = replace_after, retries, clock
         self._sent_at: dict[str, float] = {}  # tx hash -> when sent (this process)
         self._prices: dict[int, int] = {}  # nonce -> gas price used
@@ -231,7 +236,8 @@ class Submitter:
                 self._spent(receipt)
                 if receipt["status"] != 1:
                     self._count("tx_failed", sent.action.split()[0])
-                    log.warning("%s reverted: %s", sent.action, sent.tx_hash)
+                    log.warning("%s reverted: %s: %s", sent.action, sent.tx_hash,
+                                self._why_reverted(receipt, sent.tx_hash))  # fmt: skip
         if self.metrics is not None:
             self.metrics.pending_transactions(len(self.store.pending_votes()) + len(self._others))
         return confirmed
@@ -244,7 +250,9 @@ class Submitter:
                 self._spent(receipt)
                 self.store.set_vote_state(vid, *key, "failed")
                 self._count("tx_failed", row.kind)
-                log.warning("%s reverted: %s", row.kind, row.tx_hash, extra=_ids(vid, row.attempt))
+                log.warning("%s reverted: %s: %s", row.kind, row.tx_hash,
+                            self._why_reverted(receipt, row.tx_hash),
+                            extra=_ids(vid, row.attempt))  # fmt: skip
                 return False
             if head - receipt["blockNumber"] + 1 < max(1, self.confirmations):
                 return False
@@ -308,7 +316,7 @@ class Submitter:
             name = decoded[0] if decoded else None
             reason = f"{name}{decoded[1]}" if decoded else f"{type(exc).__name__}: {exc}"
             raise TransactionError(action or function, f"reverts: {reason}", name) from exc
-        return data, int(gas * self.gas_margin)
+        return data, gas_limit(function, int(gas), self.gas_margin, self.gas_floors)
 
     def _estimate_gas(self, call: dict) -> int:
         # NOTE: the pending block has the current time, so phases that open by time (reveal,
@@ -376,6 +384,12 @@ class Submitter:
             raise
         except Exception:
             return None
+
+    def _why_reverted(self, receipt: Any, tx_hash: str) -> str:
+        try:
+            return revert_reason(self.conn.web3, receipt, self._transaction(tx_hash))
+        except Exception as exc:  # NOTE: the reason is for the log; it must not stop the poll
+            return f"reason unknown ({type(exc).__name__})"
 
     def _spent(self, receipt: Any) -> None:
         if self.metrics is not None:
