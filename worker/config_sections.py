@@ -63,6 +63,7 @@ class ChainConfig(_Section):
         description="least gas limit per contract method, over worker.gas.GAS_FLOORS (0: none)",
     )
     poll_interval: float = Field(2.0, ge=0.05, le=600, description="seconds between chain polls")
+    rpc_timeout: float = Field(10.0, gt=0, le=300, description="seconds per request to the node")
     replace_after: float = Field(
         90.0, gt=0, description="seconds before a transaction without receipt is replaced"
     )

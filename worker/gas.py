@@ -65,17 +65,18 @@ def revert_reason(web3: Any, receipt: Any, sent: Any | None) -> str:
         web3.eth.call(call, int(receipt["blockNumber"]))
     except Exception as exc:
         data = getattr(exc, "data", None)
-        decoded = decode_error(data) or decode_error(_first_hex(exc.args))
+        decoded = decode_error(data) or decode_error(first_hex(exc.args))
         if decoded is not None:
             return f"{decoded[0]}{decoded[1]}"
         return f"{type(exc).__name__}: {exc}"
     return f"reason unknown (used {used:,} of {limit:,} gas; the call succeeds now)"
 
 
-def _first_hex(values: Any) -> str | None:
+def first_hex(values: Any) -> str | None:
+    """The first 0x-hex string in (nested) exception arguments: revert data, as nodes put it."""
     for value in values if isinstance(values, tuple | list) else (values,):
         if isinstance(value, str) and value.startswith("0x"):
             return value
-        if isinstance(value, tuple | list) and (found := _first_hex(value)):
+        if isinstance(value, tuple | list) and (found := first_hex(value)):
             return found
     return None

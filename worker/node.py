@@ -22,15 +22,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from worker.chain import Connection
+from worker.chain import Connection, check_deployment, check_enrolled
 from worker.config import NatsSourceConfig, WorkerConfig
-from worker.errors import TriggerError, WorkerError
+from worker.errors import StartupError, TriggerError, WorkerError
 from worker.intake import Intake
 from worker.rewards import register_due
 from worker.rounds import RoundDriver
+from worker.rpc import DaemonExecutor
 from worker.sources import HttpSource, NatsSource, SourceBatch
 from worker.state import StateStore
 from worker.submit import Submitter
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 BALANCE_EVERY = 30.0  # seconds between balance checks
 REWARDS_EVERY = 300.0  # seconds between reward registration checks
+STOP_GRACE = 2.0  # seconds a tick may still run after a stop request
+CHECK_EVERY = 10.0  # seconds between checks that the contracts and the enrolment still hold
 
 
 class Node:
@@ -81,9 +83,12 @@ class Node:
         )
         if isinstance(self.trigger, IntervalTrigger):
             self.driver.horizon = self.trigger.catch_up * self.trigger.period
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="chain")
+        self._executor = DaemonExecutor("chain")
         self._next_balance = 0.0
         self._next_rewards = 0.0
+        self._next_check = 0.0
+        self._low = False  # the balance is below chain.low_balance
+        self._failures: set[str] = set()  # tick failures logged with their traceback
         self._reported: dict[tuple[int, str], int] = {}
         self.sources: list[HttpSource | NatsSource] = []
         self.ticks = 0
@@ -116,8 +121,10 @@ class Node:
                     raise task.exception()
         finally:
             stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self._executor.shutdown(wait=True)
+            _, late = await asyncio.wait(tasks, timeout=2 * STOP_GRACE)
+            for task in late:  # NOTE: e.g. a source closing its connection to a frozen broker
+                task.cancel()
+            self._executor.shutdown(wait=False)  # NOTE: a call hung in the node is abandoned
             if self.metrics is not None:
                 self.metrics.running(False)
             log.info("worker stopped")
@@ -126,17 +133,31 @@ class Node:
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             started = time.monotonic()
+            tick = loop.run_in_executor(self._executor, self.tick)
+            if not await _finished_or_stopped(tick, stop):
+                log.warning("stopping while a node call is still running (the node does not "
+                            "answer): not waiting for it")  # fmt: skip
+                return
             try:
-                await loop.run_in_executor(self._executor, self.tick)
+                tick.result()
                 if self.health is not None:
                     self.health.beat("chain")
                     self.health.clear("chain")
+            except StartupError as exc:  # NOTE: fatal: the deployment or enrolment is gone
+                if self.health is not None:
+                    self.health.problem("chain", f"stopping: {exc}")
+                raise
             except WorkerError as exc:
                 log.warning("chain tick: %s", exc)
                 if self.health is not None:
                     self.health.problem("chain", str(exc))
             except Exception as exc:  # NOTE: a passing node fault must not end the worker
-                log.exception("chain tick failed: %s", exc)
+                text = f"{type(exc).__name__}: {exc}"
+                if text in self._failures:
+                    log.warning("chain tick failed again: %s", text)
+                else:
+                    self._failures.add(text)
+                    log.exception("chain tick failed: %s", exc)
                 if self.health is not None:
                     self.health.problem("chain", f"{type(exc).__name__}: {exc}")
             delay = self.config.chain.poll_interval - (time.monotonic() - started)
@@ -144,7 +165,31 @@ class Node:
                 await asyncio.wait_for(stop.wait(), timeout=max(0.0, delay))
 
     def tick(self) -> None:
-        """One pass of the chain loop (runs on the chain thread)."""
+        """One pass of the chain loop (runs on the chain thread).
+
+        Raises:
+            StartupError: fatal: the contracts are gone (`ChainGoneError`), the account was
+                removed (`NotEnrolledError`) or the node serves another chain; checked every
+                `CHECK_EVERY` seconds and after any unexpected failure.
+        """
+        now = time.monotonic()
+        if now >= self._next_check:
+            self._next_check = now + CHECK_EVERY
+            self.check_deployment()
+        try:
+            self._tick()
+        except WorkerError:
+            raise
+        except Exception:
+            self.check_deployment()  # NOTE: a reset chain shows first as odd failures
+            raise
+
+    def check_deployment(self) -> None:
+        """The start-up checks of the chain, the contracts and the enrolment, again."""
+        check_deployment(self.conn.web3, self.conn.manifest, self.config.chain.network)
+        check_enrolled(self.conn.voting, self.conn.address)
+
+    def _tick(self) -> None:
         self.ticks += 1
         self.chain_now = self._chain_time()
         self.submitter.poll()
@@ -168,7 +213,8 @@ class Node:
                 log.warning("round 0x%s: %s", vid.hex()[:10], exc)
         self._report_sources()
         now = time.monotonic()
-        if now >= self._next_balance:
+        funds_refused = self.submitter.refusals.short_of_funds and not self._low
+        if now >= self._next_balance or funds_refused:
             self._next_balance = now + BALANCE_EVERY
             self._check_balance()
         if now >= self._next_rewards and self.conn.rewards is not None:
@@ -213,13 +259,17 @@ class Node:
 
     def _check_balance(self) -> None:
         balance = int(self.conn.web3.eth.get_balance(self.conn.address))
-        low = balance < int(self.config.chain.low_balance * 10**18)
+        low = self._low = balance < int(self.config.chain.low_balance * 10**18)
         if self.metrics is not None:
             self.metrics.balance(balance, low)
+        text = (f"account {self.conn.address} holds {balance / 1e18:.6f}, below "
+                f"chain.low_balance {self.config.chain.low_balance:g}: top it up")  # fmt: skip
         if low:
-            log.warning("account %s holds %.6f, below chain.low_balance %g: top it up",
-                        self.conn.address, balance / 1e18,
-                        self.config.chain.low_balance)  # fmt: skip
+            log.warning("%s", text)
+        if self.health is not None and low:
+            self.health.warn("balance", text)
+        elif self.health is not None:
+            self.health.unwarn("balance")
 
     # ---------------------------------------------------------------------------------------------
     # Data in
@@ -257,3 +307,19 @@ class Node:
         vid = event_voting_id(self.config.workflow.name, event.key)
         window = (event.window.start, event.window.end) if event.window else None
         self.driver.track(vid, window, event.key, "trigger")
+
+
+async def _finished_or_stopped(task: asyncio.Future, stop: asyncio.Event) -> bool:
+    """Waits for `task`; after a stop request at most `STOP_GRACE` seconds more.
+
+    Returns:
+        True if the task finished (its result or exception is ready), False if it still runs.
+    """
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not task.done():
+        await asyncio.wait({task}, timeout=STOP_GRACE)
+    return task.done()

@@ -7,8 +7,9 @@ Every vote, commit and reveal follows the state store's plan -> sent -> confirme
 2. It estimates the gas; a revert there costs nothing and is reported by its custom error name
    (`VotingDeadlinePassed`, ...). `VotingAlreadyVoted` means the action is on chain already.
 3. It signs a legacy transaction (gas price from the node, gas limit = estimate x margin, at least
-   the method's floor of `worker.gas.GAS_FLOORS`) with the
-   next nonce, records `sent` with the hash and the nonce, and only then broadcasts. So after a
+   the method's floor in `worker.gas`) with the next nonce, records `sent` with the hash and the
+   nonce, and only then broadcasts (a refused broadcast is reported as refused, not sent, and
+   tried again after a backoff: `worker.refusals`). So after a
    crash a `planned` row was never broadcast, and a `sent` row has the nonce its resend must use:
    two transactions with one nonce can never both be mined, hence no vote is ever sent twice.
 4. `poll()` follows the sent transactions: confirmed once the receipt is `confirmations` blocks
@@ -36,7 +37,9 @@ from eth_utils import keccak
 
 from worker.chain import Connection, decode_error
 from worker.errors import ChainUnavailableError, TransactionError
-from worker.gas import gas_floors, gas_limit, revert_reason
+from worker.gas import first_hex, gas_floors, gas_limit, revert_reason
+from worker.refusals import Refusals, classify
+from worker.rpc import NodeCalls
 from worker.state import StateStore, VoteRecord
 
 log = logging.getLogger(__name__)
@@ -63,14 +66,7 @@ def commitment(result: bytes, salt: bytes, worker: str, voting_id: bytes, attemp
     return keccak(encode(types, [result, salt, worker, voting_id, attempt, chain_id, contract]))
 
 
-def _is_transient(exc: BaseException) -> bool:
-    name = type(exc).__name__
-    return isinstance(exc, ConnectionError | TimeoutError | OSError) or name in {
-        "ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout", "ProviderNotConnectedError",
-    }  # fmt: skip
-
-
-class Submitter:
+class Submitter(NodeCalls):
     """Sends and follows the transactions of one worker.
 
     Args:
@@ -106,6 +102,7 @@ class Submitter:
         self._others: dict[str, Sent] = {}  # untracked transactions by hash
         self._next_nonce = 0
         self._pending_estimates = True
+        self.refusals = Refusals(clock, metrics)
 
     # ---------------------------------------------------------------------------------------------
     # Votes, commits, reveals
@@ -116,7 +113,8 @@ class Submitter:
 
         Returns:
             "confirmed", "pending" (sent, followed by `poll`), "failed" (tried `MAX_TRIES`
-            times) or "rejected:<ErrorName>" (the contract refuses it now).
+            times), "rejected:<ErrorName>" (the contract refuses it now) or "refused:<reason>"
+            (the node refused the broadcast; `poll` sends it again after a backoff).
         """
         row = self.store.vote(voting_id, attempt, kind)
         if row is not None and row.state in ("confirmed", "sent"):
@@ -143,7 +141,12 @@ class Submitter:
         nonce = self._take_nonce()
         raw, tx_hash = self._sign(data, gas, nonce, self._gas_price())
         self.store.set_vote_state(voting_id, attempt, kind, "sent", tx_hash=tx_hash, nonce=nonce)
-        self._broadcast(raw, tx_hash, nonce)
+        refused = self._broadcast(raw, tx_hash, nonce)
+        if refused is not None:
+            # NOTE: the row stays `sent` with its nonce; `poll` re-signs it after the backoff.
+            what = f"{kind} {tx_hash} (nonce {nonce})"
+            return "refused:" + self.refusals.refused((kind, nonce), what, refused)
+        self.refusals.accepted((kind, nonce))
         self._count("vote_sent", kind)
         log.info("%s sent: %s (nonce %d)", kind, tx_hash, nonce, extra=_ids(voting_id, attempt))
         return "pending"
@@ -188,7 +191,9 @@ class Submitter:
         raw, tx_hash = self._sign(data, gas, nonce, self._gas_price(), contract)
         refused = self._broadcast(raw, tx_hash, nonce)
         if refused is not None:
+            self.refusals.refused(action, f"{action} {tx_hash} (nonce {nonce})", refused)
             raise TransactionError(action, f"the node refused it: {refused}")
+        self.refusals.accepted(action)
         self._others[tx_hash] = Sent(action, tx_hash, nonce, self.clock())
         self._count("vote_sent", action.split()[0])
         log.info("%s sent: %s (nonce %d)", action, tx_hash, nonce)
@@ -271,6 +276,8 @@ class Submitter:
         recent = sent_at is not None and self.clock() - sent_at < self.replace_after
         if stuck is not None and recent:
             return False
+        if stuck is None and self.refusals.waiting((row.kind, row.nonce)):
+            return False  # NOTE: refused before: not re-signed before its backoff passed
         # Stuck (replace with a higher price) or unknown to the node (re-send with its nonce).
         price = self._gas_price()
         if stuck is not None:
@@ -292,7 +299,12 @@ class Submitter:
                 return landed
         raw, tx_hash = self._sign(data, gas, row.nonce, price)
         self.store.set_vote_state(vid, *key, "sent", tx_hash=tx_hash, nonce=row.nonce)
-        self._broadcast(raw, tx_hash, row.nonce)
+        refused = self._broadcast(raw, tx_hash, row.nonce)
+        if refused is not None:
+            what = f"{row.kind} {tx_hash} (nonce {row.nonce})"
+            self.refusals.refused((row.kind, row.nonce), what, refused)
+            return False
+        self.refusals.accepted((row.kind, row.nonce))
         what = "replaced" if stuck is not None else "re-sent"
         log.info("%s %s: %s (nonce %d)", row.kind, what, tx_hash, row.nonce,
                  extra=_ids(vid, row.attempt))  # fmt: skip
@@ -312,7 +324,7 @@ class Submitter:
         except ChainUnavailableError:
             raise
         except Exception as exc:
-            decoded = decode_error(getattr(exc, "data", None)) or decode_error(_hex_in(exc.args))
+            decoded = decode_error(getattr(exc, "data", None)) or decode_error(first_hex(exc.args))
             name = decoded[0] if decoded else None
             reason = f"{name}{decoded[1]}" if decoded else f"{type(exc).__name__}: {exc}"
             raise TransactionError(action or function, f"reverts: {reason}", name) from exc
@@ -352,7 +364,8 @@ class Submitter:
         except ChainUnavailableError as exc:
             log.warning("broadcast of %s failed, poll will resend it: %s", tx_hash, exc)
         except Exception as exc:  # NOTE: e.g. "nonce too low"; poll() sorts a vote out
-            log.warning("broadcast of %s refused: %s", tx_hash, exc)
+            if classify(str(exc)) is None:
+                return None  # the node has it already
             self._next_nonce = min(self._next_nonce, nonce)  # NOTE: leave no nonce gap
             return str(exc)
         return None
@@ -363,27 +376,6 @@ class Submitter:
         nonce = max(int(pending), self._next_nonce)
         self._next_nonce = nonce + 1
         return nonce
-
-    def _gas_price(self) -> int:
-        return int(self._rpc("gas price", lambda: self.conn.web3.eth.gas_price))
-
-    def _receipt(self, tx_hash: str | None) -> Any:
-        if not tx_hash:
-            return None
-        try:
-            return self._rpc("receipt", lambda: self.conn.web3.eth.get_transaction_receipt(tx_hash))
-        except ChainUnavailableError:
-            raise
-        except Exception:  # NOTE: web3 raises TransactionNotFound while there is none
-            return None
-
-    def _transaction(self, tx_hash: str | None) -> Any:
-        try:
-            return self._rpc("tx", lambda: self.conn.web3.eth.get_transaction(tx_hash))
-        except ChainUnavailableError:
-            raise
-        except Exception:
-            return None
 
     def _why_reverted(self, receipt: Any, tx_hash: str) -> str:
         try:
@@ -400,27 +392,6 @@ class Submitter:
     def _count(self, what: str, *labels: str) -> None:
         if self.metrics is not None:
             getattr(self.metrics, what)(*labels)
-
-    def _rpc(self, what: str, call: Callable[[], Any]) -> Any:
-        for attempt in range(self.retries + 1):
-            try:
-                return call()
-            except Exception as exc:
-                if not _is_transient(exc):
-                    raise
-                if attempt == self.retries:
-                    raise ChainUnavailableError(what, exc) from exc
-                time.sleep(min(4.0, 0.25 * 2**attempt))
-        raise AssertionError("unreachable")
-
-
-def _hex_in(values: Any) -> str | None:
-    for value in values if isinstance(values, tuple | list) else (values,):
-        if isinstance(value, str) and value.startswith("0x"):
-            return value
-        if isinstance(value, tuple | list) and (found := _hex_in(value)):
-            return found
-    return None
 
 
 def _ids(voting_id: bytes, attempt: int) -> dict[str, Any]:
