@@ -35,8 +35,9 @@ def limit_rpc(web3: Any, timeout: float) -> bool:
         left as they are).
     """
     provider = web3.provider
-    if hasattr(provider, "_get_active_provider"):  # NOTE: Ape wraps it in an AutoProvider
-        provider = provider._get_active_provider(use_cache=True)
+    # NOTE: Ape wraps it in an AutoProvider, which keeps the provider that answered (connecting
+    # asked for the chain id). Never probe for one here: probing a frozen node would hang.
+    provider = getattr(provider, "_active_provider", None) or provider
     kwargs = getattr(provider, "_request_kwargs", None)
     if not isinstance(kwargs, dict):
         return False
