@@ -28,6 +28,7 @@ from worker.chain import Connection, check_deployment, check_enrolled
 from worker.config import NatsSourceConfig, WorkerConfig
 from worker.errors import StartupError, TriggerError, WorkerError
 from worker.intake import Intake
+from worker.refusals import is_transient
 from worker.rewards import register_due
 from worker.rounds import RoundDriver
 from worker.rpc import DaemonExecutor
@@ -153,13 +154,16 @@ class Node:
                     self.health.problem("chain", str(exc))
             except Exception as exc:  # NOTE: a passing node fault must not end the worker
                 text = f"{type(exc).__name__}: {exc}"
-                if text in self._failures:
+                if is_transient(exc):
+                    text = f"node unavailable ({text})"
+                    log.warning("chain tick: %s", text)
+                elif text in self._failures:
                     log.warning("chain tick failed again: %s", text)
                 else:
                     self._failures.add(text)
                     log.exception("chain tick failed: %s", exc)
                 if self.health is not None:
-                    self.health.problem("chain", f"{type(exc).__name__}: {exc}")
+                    self.health.problem("chain", text)
             delay = self.config.chain.poll_interval - (time.monotonic() - started)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(0.0, delay))
@@ -180,8 +184,9 @@ class Node:
             self._tick()
         except WorkerError:
             raise
-        except Exception:
-            self.check_deployment()  # NOTE: a reset chain shows first as odd failures
+        except Exception as exc:
+            if not is_transient(exc):
+                self.check_deployment()  # NOTE: a reset chain shows first as odd failures
             raise
 
     def check_deployment(self) -> None:

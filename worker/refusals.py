@@ -43,9 +43,11 @@ def classify(message: str) -> str | None:
 
 def is_transient(exc: BaseException) -> bool:
     """Whether a failed node call may succeed when tried again (connection faults, timeouts)."""
+    # NOTE: web3's AutoProvider (Ape's) answers a node it cannot reach with CannotHandleRequest.
     name = type(exc).__name__
     return isinstance(exc, ConnectionError | TimeoutError | OSError) or name in {
         "ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout", "ProviderNotConnectedError",
+        "CannotHandleRequest",
     }  # fmt: skip
 
 
