@@ -102,3 +102,30 @@ def _window_id(hour: int) -> bytes:
     from worker.trigger import Window, voting_id
 
     return voting_id("matching-test", Window(hour, hour + ln.HOUR))
+
+
+def test_5s_blocks__votes_in_one_block_never_run_out_of_gas(
+    project, anvil, broker, spawn, tmp_path
+):
+    """Energy Web Chain's block time: three votes estimated against one state land in one block,
+    one of them as the deciding vote; the gas floors cover it."""
+    chain = deploy(project, anvil(block_time=5), tmp_path, workers=3, threshold=2)
+    hour = ln.previous_hour()
+    good = ln.hour_payload(hour)
+    ln.publish(broker.url, ln.DATA_SUBJECT, good, msg_id="good")
+    procs = [spawn(chain, f"w{i}", i, broker) for i in (1, 2, 3)]
+    for proc in procs:
+        running(proc)
+    key = f"settle-{hour}"
+    ln.publish(broker.url, ln.EVENT_SUBJECT,
+               {"key": key, "window_start": hour, "window_end": hour + ln.HOUR})  # fmt: skip
+    vid = event_voting_id("matching-test", key)
+    wait_until(lambda: bin(chain.state(vid)["voted"]).count("1") == 3, 90, "three votes")
+    assert chain.status(vid) == 4
+    assert chain.voting.functions.resultOf(vid).call() == root(good)
+    receipts = chain.worker_receipts()
+    assert len(receipts) >= 3 and all(r["status"] == 1 for r in receipts)  # no OutOfGas
+    for proc in procs:
+        wait_until(lambda p=proc: metric(p, "worker_consensus_total", agreed="yes") == 1, 30,
+                   f"{proc.name} agreed")  # fmt: skip
+        assert proc.stop(signal.SIGTERM) == 0
