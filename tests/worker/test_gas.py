@@ -8,14 +8,14 @@ from contextlib import contextmanager
 import pytest
 from eth_utils import keccak
 
-from tests.contracts.test_sealed import commitment, salt_of
+from tests.contracts.test_sealed import salt_of
 from tests.worker.chainutil import connection_for
 from worker.config import ChainConfig
 from worker.gas import GAS_FLOORS, gas_floors, gas_limit
 from worker.metrics import Metrics
 from worker.rounds import RoundDriver
 from worker.state import StateStore
-from worker.submit import Submitter
+from worker.submit import Submitter, commitment
 from worker.workflow import load_workflow
 
 VID = keccak(text="gas round")
@@ -90,13 +90,8 @@ def _opening_commit(create_voting, chain):
 
 
 def commitment_for(voting, chain, worker, result):
-    import tests.contracts.test_sealed as sealed
-
-    saved, sealed.VOTING_ID = sealed.VOTING_ID, VID
-    try:
-        return commitment(voting, chain, worker, result)
-    finally:
-        sealed.VOTING_ID = saved
+    return commitment(result, salt_of(worker), worker.address, VID, 1, chain.chain_id,
+                      voting.address)  # fmt: skip
 
 
 PATHS = {
