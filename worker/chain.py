@@ -32,7 +32,8 @@ from eth_abi import decode
 from eth_utils import keccak, to_checksum_address
 
 from worker.config import ChainConfig
-from worker.errors import ManifestError, StartupError
+from worker.errors import ChainGoneError, ManifestError, NotEnrolledError, StartupError
+from worker.rpc import limit_rpc
 
 LOCAL_CHAIN_IDS = frozenset({31337, 1337})
 ABI_DIR = Path(__file__).resolve().parent / "abi"
@@ -210,38 +211,69 @@ def connect(
         provider = context.__enter__()
     except Exception as exc:
         raise StartupError(f"network {config.network}", f"cannot connect: {exc}") from exc
+    limit_rpc(provider.web3, config.rpc_timeout)
     try:
         conn = _checked(config, manifest, provider, context, prompt, require_enrolled, with_account)
-    except BaseException:
+    except BaseException as exc:
         context.__exit__(None, None, None)
+        if isinstance(exc, Exception) and not isinstance(exc, StartupError):
+            why = f"the node did not answer the start-up checks: {exc}"
+            raise StartupError(f"network {config.network}", why) from exc
         raise
     return conn
 
 
-def _checked(config, manifest, provider, context, prompt, require_enrolled, with_account):
-    chain_id = int(provider.web3.eth.chain_id)
+def check_deployment(web3: Any, manifest: Manifest, network: str) -> int:
+    """Checks that the node's chain is the manifest's and both contracts have code there.
+
+    Returns:
+        The chain id.
+
+    Raises:
+        StartupError: another chain id.
+        ChainGoneError: a contract without code (a reset chain, or a node of another chain).
+    """
+    chain_id = int(web3.eth.chain_id)
     if chain_id != manifest.chain_id:
         raise StartupError(
-            f"network {config.network}",
+            f"network {network}",
             f"the node reports chain id {chain_id}, the manifest {manifest.path} is for "
             f"chain id {manifest.chain_id}",
             "check chain.network and chain.manifest",
         )
     for name, address in (("WorkerVoting", manifest.voting), ("WorkerRewards", manifest.rewards)):
-        if not provider.web3.eth.get_code(address):
-            raise StartupError(
+        if not web3.eth.get_code(address):
+            raise ChainGoneError(
                 f"{name} at {address}", f"no contract code on chain id {chain_id}", "redeploy?"
             )
-    voting = contract_at(manifest.voting, "WorkerVoting")
-    account = load_account(config, chain_id, prompt) if with_account else None
-    info = voting.workerInfo(account.address if account else "0x" + "00" * 20)
-    if account is not None and require_enrolled and not info.active:
+    return chain_id
+
+
+def check_enrolled(voting: Any, address: str) -> Any:
+    """The pool's `workerInfo` of `address`.
+
+    Raises:
+        NotEnrolledError: the account is not an active worker (never added, or removed).
+    """
+    info = voting.workerInfo(address)
+    if not info.active:
         state = "was removed from the pool" if info.retired else "is not a worker of the pool"
-        raise StartupError(
-            f"account {account.address}",
-            f"{state} of WorkerVoting {manifest.voting}",
+        raise NotEnrolledError(
+            f"account {address}",
+            f"{state} of WorkerVoting {voting.address}",
             "the owner enrols it with `ape run admin add-worker`",
         )
+    return info
+
+
+def _checked(config, manifest, provider, context, prompt, require_enrolled, with_account):
+    chain_id = check_deployment(provider.web3, manifest, config.network)
+    voting = contract_at(manifest.voting, "WorkerVoting")
+    account = load_account(config, chain_id, prompt) if with_account else None
+    if account is not None and require_enrolled:
+        info = check_enrolled(voting, account.address)
+    else:
+        info = voting.workerInfo(account.address if account else "0x" + "00" * 20)
     return Connection(
         provider=provider,
         account=account,

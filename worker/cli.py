@@ -8,16 +8,21 @@
 
 The Ape project (network definitions in `ape-config.yaml`) is `--project`, or `WORKER_PROJECT`,
 or the checkout this package lives in, or the current directory. Fatal problems (invalid config,
-wrong chain, not enrolled, locked account) stop the command with one message and exit code 1.
+wrong chain, not enrolled, locked account) stop the command with one message and an exit code:
+1 in general, 3 contract without code (reset chain), 4 not enrolled or removed, 5 another process
+runs with the account or state directory (`worker.errors.EXIT_*`); `worker run` stops the same way
+when it finds one of them while running.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,9 +32,10 @@ import click
 
 from worker import __version__
 from worker.config import WorkerConfig, load_config
-from worker.errors import WorkerError
+from worker.errors import EXIT_FATAL, StartupError, WorkerError
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+STOP_DEADLINE = 8.0  # seconds from SIGTERM to exit, whatever the node or broker does
 
 
 def _project_dir(option: str | None) -> Path:
@@ -56,18 +62,18 @@ def _enter_project(option: str | None) -> Path:
     return project
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 1) -> None:
     click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(1)
+    sys.exit(code)
 
 
 @contextmanager
 def _fatal() -> Iterator[None]:
-    """Turns the package's errors into one clear line and exit code 1."""
+    """Turns the package's errors into one clear line and their exit code (1 unless stated)."""
     try:
         yield
     except WorkerError as exc:
-        _fail(str(exc))
+        _fail(str(exc), getattr(exc, "exit_code", EXIT_FATAL))
 
 
 config_option = click.option(
@@ -114,6 +120,7 @@ def cli() -> None:
 def run(config_path: Path, project: str | None) -> None:
     """Run the worker until SIGTERM or Ctrl-C."""
     from worker.health import Health, MetricsServer
+    from worker.lock import account_lock, state_lock
     from worker.logs import add_secret, setup_logging
     from worker.metrics import Metrics
     from worker.node import Node
@@ -129,9 +136,18 @@ def run(config_path: Path, project: str | None) -> None:
     with _fatal():
         workflow = load_workflow(config.workflow.ref)
         workflow.parse_params(config.workflow.params)
+    with _fatal():
+        state_lock(config.state.directory).acquire()  # NOTE: held until the process ends
     store = session.store()
     conn = session.connect()
-    metrics, health, server = Metrics(), Health(), None
+    try:
+        with _fatal():
+            account_lock(conn.chain_id, conn.address, config.chain.network).acquire()
+    except SystemExit:
+        conn.close()
+        store.close()
+        raise
+    metrics, health, server, code = Metrics(), Health(), None, 0
     try:
         if config.metrics.port:
             server = MetricsServer(metrics, health, config.metrics.host, config.metrics.port)
@@ -139,20 +155,47 @@ def run(config_path: Path, project: str | None) -> None:
                 server.start()
         with _fatal():
             node = Node(config, conn, store, workflow, metrics, health)
-        asyncio.run(_run_until_signal(node))
+        try:
+            asyncio.run(_run_until_signal(node))
+        except StartupError as exc:  # NOTE: found while running: one line, then a clean stop
+            logging.getLogger("worker").error("%s: stopping (exit code %d)", exc, exc.exit_code)
+            code = exc.exit_code
     finally:
         if server is not None:
             server.stop()
         conn.close()
         store.close()
+    sys.exit(code)
 
 
 async def _run_until_signal(node: Any) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if not stop.is_set():
+            _exit_after(STOP_DEADLINE)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     await node.run(stop)
+
+
+def _exit_after(seconds: float) -> None:
+    """Ends the process `seconds` from now if it has not stopped by then (a hung node call)."""
+
+    def force() -> None:
+        logging.getLogger("worker").error(
+            "not stopped %g s after the signal (a call to the node or broker hangs): exiting now",
+            seconds,
+        )
+        sys.stderr.flush()
+        os._exit(0)
+
+    timer = threading.Timer(seconds, force)
+    timer.daemon = True
+    timer.start()
 
 
 @cli.command()
@@ -193,7 +236,8 @@ def claim(config_path: Path, project: str | None, epochs: tuple[int, ...], yes: 
         if not yes:
             what = ", ".join(map(str, epochs)) if epochs else "every claimable epoch"
             click.confirm(f"Claim rewards of {conn.address} for {what}?", abort=True)
-        submitter = Submitter(conn, store, gas_margin=session.config.chain.gas_margin)
+        chain = session.config.chain
+        submitter = Submitter(conn, store, gas_margin=chain.gas_margin, floors=chain.gas_floors)
         chunk = session.config.rewards.register_chunk
         with _fatal():
             claims = claim_rewards(conn, submitter, list(epochs) or None, notify=click.echo,
@@ -201,8 +245,10 @@ def claim(config_path: Path, project: str | None, epochs: tuple[int, ...], yes: 
         if not claims:
             now = int(conn.web3.eth.get_block("latest")["timestamp"])
             following = next_claim(Schedule.of(conn.rewards), now)
-            click.echo(f"Nothing to claim now. The next claim opens {when(following['opens'])} "
-                       f"(epoch {following['epoch']}, once its registration window closed).")
+            click.echo(
+                f"Nothing to claim now. The next claim opens {when(following['opens'])} "
+                f"(epoch {following['epoch']}, once its registration window closed)."
+            )
         symbol = symbol_for(conn.chain_id)
         for epoch, amount, tx_hash in claims:
             text = format_amount(amount, symbol)

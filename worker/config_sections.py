@@ -58,7 +58,12 @@ class ChainConfig(_Section):
     )
     confirmations: int = Field(2, ge=0, le=256, description="blocks before an event counts")
     gas_margin: float = Field(1.2, ge=1.0, le=5.0, description="gas limit = estimate x margin")
+    gas_floors: dict[str, Annotated[int, Field(ge=0, le=30_000_000)]] = Field(
+        default_factory=dict,
+        description="least gas limit per contract method, over worker.gas.GAS_FLOORS (0: none)",
+    )
     poll_interval: float = Field(2.0, ge=0.05, le=600, description="seconds between chain polls")
+    rpc_timeout: float = Field(10.0, gt=0, le=300, description="seconds per request to the node")
     replace_after: float = Field(
         90.0, gt=0, description="seconds before a transaction without receipt is replaced"
     )

@@ -123,6 +123,15 @@ class SourcePayloadError(SourceError):
         super().__init__(f"source {source!r}: invalid payload{where}: {reason}")
 
 
+class SourceConflictError(SourcePayloadError):
+    """A valid payload contradicts data stored before; the first one is kept, this one refused."""
+
+    def __init__(self, source: str, key: str, conflicts: Sequence[str]) -> None:
+        self.conflicts = list(conflicts)
+        shown = "; ".join(self.conflicts[:3]) + ("; ..." if len(self.conflicts) > 3 else "")
+        super().__init__(source, f"contradicts stored data, the first copy is kept: {shown}", key)
+
+
 # -------------------------------------------------------------------------------------------------
 # Configuration
 # -------------------------------------------------------------------------------------------------
@@ -278,12 +287,41 @@ class ChainError(WorkerError):
     """Base of the errors of `worker.chain`, `worker.submit` and `worker.watch`."""
 
 
+# Exit codes of `worker run` (docs/WORKER.md): a supervisor can tell why a worker stopped.
+EXIT_STOPPED = 0  # stopped on request (SIGTERM, Ctrl-C)
+EXIT_FATAL = 1  # invalid config, unreachable node, wrong chain, locked account, ...
+EXIT_CHAIN_GONE = 3  # no contract code at the manifest's address: the chain was reset, redeploy
+EXIT_NOT_ENROLLED = 4  # the account is not (or no longer) an active worker of the pool
+EXIT_LOCKED = 5  # another worker process runs with this account or state directory
+
+
 class StartupError(ChainError):
-    """A fatal problem found at start: the worker cannot run until the operator fixes it."""
+    """A fatal problem, found at start or while running: the worker stops until the operator
+    fixes it, with `exit_code`."""
+
+    exit_code = EXIT_FATAL
 
     def __init__(self, what: str, reason: str, hint: str | None = None) -> None:
         self.what, self.reason, self.hint = what, reason, hint
         super().__init__(f"{what}: {reason}" + (f" ({hint})" if hint else ""))
+
+
+class ChainGoneError(StartupError):
+    """A contract of the manifest has no code on the node's chain (reset chain, wrong node)."""
+
+    exit_code = EXIT_CHAIN_GONE
+
+
+class NotEnrolledError(StartupError):
+    """The account is not an active worker of the pool (never added, or removed)."""
+
+    exit_code = EXIT_NOT_ENROLLED
+
+
+class LockedError(StartupError):
+    """Another worker process holds the lock of this account or state directory."""
+
+    exit_code = EXIT_LOCKED
 
 
 class ManifestError(StartupError):

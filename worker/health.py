@@ -33,12 +33,13 @@ class Health:
 
     A component is registered with the longest silence it may keep (`max_age`); the worker is
     healthy when every registered component beat within its `max_age` and none reports a problem.
+    A warning (such as a low balance) keeps it healthy but reports it as "degraded".
 
     Args:
         clock: Source of monotonic seconds; injectable for tests.
     """
 
-    _RESERVED = frozenset({"status", "components"})
+    _RESERVED = frozenset({"status", "components", "warnings"})
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -46,6 +47,7 @@ class Health:
         self._max_age: dict[str, float | None] = {}
         self._last_beat: dict[str, float] = {}
         self._problems: dict[str, str] = {}
+        self._warnings: dict[str, str] = {}
         self._info: dict[str, Any] = {}
 
     def register(self, component: str, max_age_seconds: float) -> None:
@@ -74,6 +76,16 @@ class Health:
         with self._lock:
             self._problems.pop(component, None)
 
+    def warn(self, component: str, message: str) -> None:
+        """Report `component` as degraded with `message` (still healthy) until `unwarn`."""
+        with self._lock:
+            self._warnings[component] = message
+
+    def unwarn(self, component: str) -> None:
+        """Remove the current warning of `component`, if any."""
+        with self._lock:
+            self._warnings.pop(component, None)
+
     def set_info(self, key: str, value: Any) -> None:
         """Show `key: value` in every report (e.g. account, chain_id, last_block)."""
         if key in self._RESERVED:
@@ -88,8 +100,9 @@ class Health:
             now: The current time on the clock's scale; the clock is read when omitted.
 
         Returns:
-            `(healthy, {"status": "ok"|"unhealthy", "components": {name: {"age", "max_age",
-            "problem"}}, **info})`; `age` is the seconds since the last beat (None if never).
+            `(healthy, {"status": "ok"|"degraded"|"unhealthy", "components": {name: {"age",
+            "max_age", "problem"}}, "warnings": {name: text} (if any), **info})`; `age` is the
+            seconds since the last beat (None if never).
         """
         with self._lock:
             now = self._clock() if now is None else now
@@ -109,7 +122,10 @@ class Health:
                     "max_age": max_age,
                     "problem": problem,
                 }
-            body = {"status": "ok" if healthy else "unhealthy", "components": components}
+            status = "unhealthy" if not healthy else "degraded" if self._warnings else "ok"
+            body: dict[str, Any] = {"status": status, "components": components}
+            if self._warnings:
+                body["warnings"] = dict(self._warnings)
             body.update(self._info)
         return healthy, body
 

@@ -23,7 +23,8 @@ ROUND_SOURCES = ("trigger", "chain")
 TX_KINDS = ("vote", "commit", "reveal", "finalize", "register", "claim")
 CONSENSUS_OUTCOMES = ("yes", "no", "absent")
 ROUND_FAILURE_KINDS = ("reopened", "failed", "plurality", "failover")
-SOURCE_ERROR_REASONS = ("unreachable", "malformed", "sink", "other")
+REFUSAL_REASONS = ("funds", "nonce", "underpriced", "gas", "other")
+SOURCE_ERROR_REASONS = ("unreachable", "malformed", "conflict", "sink", "other")
 
 # From a fast local vote (50 ms) to one sent after a slow workflow and a busy chain (2 minutes).
 VOTE_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
@@ -68,6 +69,9 @@ class Metrics:
         self._votes_sent = counter("votes_sent", "Transactions broadcast, by kind", "kind")
         self._tx_failed = counter("tx_failed", "Transactions failed or reverted, by kind", "kind")
         self._tx_replaced = counter("tx_replaced", "Pending transactions replaced, higher fee")
+        self._tx_refused = counter(
+            "tx_refused", "Transactions the node refused to take, by reason", "reason"
+        )
         self._consensus = counter(
             "consensus", "Rounds closed, by whether the worker agreed (absent: no vote)", "agreed"
         )
@@ -103,6 +107,7 @@ class Metrics:
             (self._consensus, CONSENSUS_OUTCOMES),
             (self._round_failures, ROUND_FAILURE_KINDS),
             (self._source_errors, SOURCE_ERROR_REASONS),
+            (self._tx_refused, REFUSAL_REASONS),
         ):
             for value in values:
                 family.labels(value)
@@ -129,6 +134,10 @@ class Metrics:
     def tx_failed(self, kind: str) -> None:
         """Count a transaction of `kind` that failed to be sent or reverted."""
         self._tx_failed.labels(_check_label("kind", kind, TX_KINDS)).inc()
+
+    def tx_refused(self, reason: str) -> None:
+        """Count a transaction the node refused (funds, nonce, underpriced, gas, other)."""
+        self._tx_refused.labels(_check_label("reason", reason, REFUSAL_REASONS)).inc()
 
     def tx_replaced(self) -> None:
         """Count a pending transaction replaced by one with a higher fee."""

@@ -3,9 +3,9 @@
 Tasks of `Node.run` (one asyncio loop; every chain call runs on one dedicated thread, because
 Ape's provider is synchronous):
 
-- the data source (HTTP poll or NATS durable consumer) hands batches to `store_batch`, which
-  checks them against the workflow's input schema, finds their window and stores them; only then
-  is a broker message acknowledged;
+- the data source (HTTP poll or NATS durable consumer) hands batches to `worker.intake`, which
+  checks them against the workflow's input schema and the data stored before, finds their window
+  and stores them; only then is a broker message acknowledged;
 - the event trigger (if configured) reads its own durable consumer and tracks one round per event;
 - the chain loop, every `chain.poll_interval` seconds: follows sent transactions, reads new round
   events, tracks due windows (interval trigger), drives every active round (`worker.rounds`),
@@ -26,15 +26,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from worker.chain import Connection
+from worker.chain import Connection, check_deployment, check_enrolled
 from worker.config import NatsSourceConfig, WorkerConfig
 from worker.descriptor import RoundNaming
-from worker.errors import InputError, TriggerError, WorkerError, WorkflowRefError
+from worker.errors import StartupError, TriggerError, WorkerError, WorkflowRefError
+from worker.intake import Intake
+from worker.refusals import is_transient
 from worker.registration import Registrar
 from worker.rounds import RoundDriver
+from worker.rpc import DaemonExecutor
 from worker.sources import HttpSource, NatsSource, SourceBatch
 from worker.state import StateStore
 from worker.submit import Submitter
@@ -45,6 +47,8 @@ from worker.workflow import Workflow
 log = logging.getLogger(__name__)
 
 BALANCE_EVERY = 30.0  # seconds between balance checks
+STOP_GRACE = 2.0  # seconds a tick may still run after a stop request
+CHECK_EVERY = 10.0  # seconds between checks that the contracts and the enrolment still hold
 
 
 class Node:
@@ -71,8 +75,10 @@ class Node:
             raise WorkflowRefError(workflow.ref, "declares no TYPES (the ABI types of its records):"
                                    " every round's descriptor names its leaf encoding")  # fmt: skip
         self.naming = RoundNaming.of(config.workflow.name, self.params, workflow.types)
+        self.intake = Intake(workflow, store, metrics, health)
         chain = config.chain
         self.submitter = Submitter(conn, store, metrics, gas_margin=chain.gas_margin,
+                                   floors=chain.gas_floors,
                                    confirmations=chain.confirmations,
                                    replace_after=chain.replace_after)  # fmt: skip
         self.chain_now = time.time()  # chain time of the current tick
@@ -90,8 +96,11 @@ class Node:
         )
         if isinstance(self.trigger, IntervalTrigger):
             self.driver.horizon = self.trigger.catch_up * self.trigger.period
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="chain")
+        self._executor = DaemonExecutor("chain")
         self._next_balance = 0.0
+        self._next_check = 0.0
+        self._low = False  # the balance is below chain.low_balance
+        self._failures: set[str] = set()  # tick failures logged with their traceback
         self._reported: dict[tuple[int, str], int] = {}
         self.sources: list[HttpSource | NatsSource] = []
         self.ticks = 0
@@ -109,7 +118,7 @@ class Node:
         if self.metrics is not None:
             self.metrics.running(True)
         self.sources = [self._source()]
-        tasks = [asyncio.create_task(self.sources[0].run(self.store_batch, stop), name="source")]
+        tasks = [asyncio.create_task(self.sources[0].run(self.intake.receive, stop), name="source")]
         if isinstance(self.trigger, EventTrigger):
             self.sources.append(self._event_source())
             runner = self.sources[1].run(self.on_event, stop)
@@ -124,8 +133,10 @@ class Node:
                     raise task.exception()
         finally:
             stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self._executor.shutdown(wait=True)
+            _, late = await asyncio.wait(tasks, timeout=2 * STOP_GRACE)
+            for task in late:  # NOTE: e.g. a source closing its connection to a frozen broker
+                task.cancel()
+            self._executor.shutdown(wait=False)  # NOTE: a call hung in the node is abandoned
             if self.metrics is not None:
                 self.metrics.running(False)
             log.info("worker stopped")
@@ -134,25 +145,67 @@ class Node:
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             started = time.monotonic()
+            tick = loop.run_in_executor(self._executor, self.tick)
+            if not await _finished_or_stopped(tick, stop):
+                log.warning("stopping while a node call is still running (the node does not "
+                            "answer): not waiting for it")  # fmt: skip
+                return
             try:
-                await loop.run_in_executor(self._executor, self.tick)
+                tick.result()
                 if self.health is not None:
                     self.health.beat("chain")
                     self.health.clear("chain")
+            except StartupError as exc:  # NOTE: fatal: the deployment or enrolment is gone
+                if self.health is not None:
+                    self.health.problem("chain", f"stopping: {exc}")
+                raise
             except WorkerError as exc:
                 log.warning("chain tick: %s", exc)
                 if self.health is not None:
                     self.health.problem("chain", str(exc))
             except Exception as exc:  # NOTE: a passing node fault must not end the worker
-                log.exception("chain tick failed: %s", exc)
+                text = f"{type(exc).__name__}: {exc}"
+                if is_transient(exc):
+                    text = f"node unavailable ({text})"
+                    log.warning("chain tick: %s", text)
+                elif text in self._failures:
+                    log.warning("chain tick failed again: %s", text)
+                else:
+                    self._failures.add(text)
+                    log.exception("chain tick failed: %s", exc)
                 if self.health is not None:
-                    self.health.problem("chain", f"{type(exc).__name__}: {exc}")
+                    self.health.problem("chain", text)
             delay = self.config.chain.poll_interval - (time.monotonic() - started)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(0.0, delay))
 
     def tick(self) -> None:
-        """One pass of the chain loop (runs on the chain thread)."""
+        """One pass of the chain loop (runs on the chain thread).
+
+        Raises:
+            StartupError: fatal: the contracts are gone (`ChainGoneError`), the account was
+                removed (`NotEnrolledError`) or the node serves another chain; checked every
+                `CHECK_EVERY` seconds and after any unexpected failure.
+        """
+        now = time.monotonic()
+        if now >= self._next_check:
+            self._next_check = now + CHECK_EVERY
+            self.check_deployment()
+        try:
+            self._tick()
+        except WorkerError:
+            raise
+        except Exception as exc:
+            if not is_transient(exc):
+                self.check_deployment()  # NOTE: a reset chain shows first as odd failures
+            raise
+
+    def check_deployment(self) -> None:
+        """The start-up checks of the chain, the contracts and the enrolment, again."""
+        check_deployment(self.conn.web3, self.conn.manifest, self.config.chain.network)
+        check_enrolled(self.conn.voting, self.conn.address)
+
+    def _tick(self) -> None:
         self.ticks += 1
         self.chain_now = self._chain_time()
         self.submitter.poll()
@@ -171,7 +224,8 @@ class Node:
                 log.warning("round 0x%s: %s", vid.hex()[:10], exc)
         self._report_sources()
         now = time.monotonic()
-        if now >= self._next_balance:
+        funds_refused = self.submitter.refusals.short_of_funds and not self._low
+        if now >= self._next_balance or funds_refused:
             self._next_balance = now + BALANCE_EVERY
             self._check_balance()
         if self.conn.rewards is not None:
@@ -194,9 +248,9 @@ class Node:
             return
         for i, source in enumerate(self.sources):
             stats = source.stats
-            other = stats.errors - stats.malformed - stats.sink_errors
-            for reason, total in (("malformed", stats.malformed), ("sink", stats.sink_errors),
-                                  ("unreachable", other)):  # fmt: skip
+            other = stats.errors - stats.malformed - stats.conflicts - stats.sink_errors
+            for reason, total in (("malformed", stats.malformed), ("conflict", stats.conflicts),
+                                  ("sink", stats.sink_errors), ("unreachable", other)):  # fmt: skip
                 new = total - self._reported.get((i, reason), 0)
                 for _ in range(max(0, new)):
                     self.metrics.source_error(reason)
@@ -204,35 +258,33 @@ class Node:
 
     def _check_balance(self) -> None:
         balance = int(self.conn.web3.eth.get_balance(self.conn.address))
-        low = balance < int(self.config.chain.low_balance * 10**18)
+        low = self._low = balance < int(self.config.chain.low_balance * 10**18)
         if self.metrics is not None:
             self.metrics.balance(balance, low)
+        text = (f"account {self.conn.address} holds {balance / 1e18:.6f}, below "
+                f"chain.low_balance {self.config.chain.low_balance:g}: top it up")  # fmt: skip
         if low:
-            log.warning("account %s holds %.6f, below chain.low_balance %g: top it up",
-                        self.conn.address, balance / 1e18,
-                        self.config.chain.low_balance)  # fmt: skip
+            log.warning("%s", text)
+        if self.health is not None and low:
+            self.health.warn("balance", text)
+        elif self.health is not None:
+            self.health.unwarn("balance")
 
     # ---------------------------------------------------------------------------------------------
     # Data in
     # ---------------------------------------------------------------------------------------------
-
-    def _validate(self, payload: Any) -> None:
-        try:
-            self.workflow.window_of(payload)
-        except InputError as exc:
-            raise ValueError(str(exc)) from exc
 
     def _source(self) -> HttpSource | NatsSource:
         source = self.config.source
         if isinstance(source, NatsSourceConfig):
             return NatsSource(source.servers, stream=source.stream, subject=source.subject,
                               durable=source.durable, name=source.name, shape="object",
-                              validate=self._validate)  # fmt: skip
+                              validate=self.intake.validate)  # fmt: skip
         return HttpSource(source.url, name=source.name, interval=source.poll_interval,
                           timeout=source.timeout, max_attempts=source.retries + 1,
                           backoff_base=source.backoff, backoff_max=source.backoff_max,
                           headers=source.headers, shape="object",
-                          validate=self._validate)  # fmt: skip
+                          validate=self.intake.validate)  # fmt: skip
 
     def _event_source(self) -> NatsSource:
         source = self.config.source
@@ -241,15 +293,6 @@ class Node:
         return NatsSource(source.servers, stream=source.stream, subject=self.trigger.subject,
                           durable=f"{source.durable}-events", name=f"{source.name}-events",
                           batch_size=1, shape="object")  # fmt: skip
-
-    async def store_batch(self, batch: SourceBatch) -> None:
-        """The source's sink: stores one validated payload with its window (then it is acked)."""
-        start, end = self.workflow.window_of(batch.payload)
-        stored = self.store.put_input(batch.source, batch.key, start, end, batch.payload)
-        if stored and self.metrics is not None:
-            self.metrics.inputs_stored()
-        if self.health is not None:
-            self.health.set_info("last_input", batch.received_at)
 
     async def on_event(self, batch: SourceBatch) -> None:
         """The event trigger's sink: tracks the round of an event message."""
@@ -263,3 +306,19 @@ class Node:
         vid = self.naming.event(event.key).voting_id
         window = (event.window.start, event.window.end) if event.window else None
         self.driver.track(vid, window, event.key, "trigger")
+
+
+async def _finished_or_stopped(task: asyncio.Future, stop: asyncio.Event) -> bool:
+    """Waits for `task`; after a stop request at most `STOP_GRACE` seconds more.
+
+    Returns:
+        True if the task finished (its result or exception is ready), False if it still runs.
+    """
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not task.done():
+        await asyncio.wait({task}, timeout=STOP_GRACE)
+    return task.done()

@@ -142,6 +142,8 @@ class RoundDriver:
         if status in SETTLED:
             late_ok = status == "Consensus" and (committed or not st.sealedMode)
             if not (late_ok and self.clock() <= st.deadline) or self._voted(voting_id, st.attempt):
+                if self._in_flight(voting_id, st.attempt):
+                    return status  # NOTE: settled once its receipt tells whether it counted
                 self._settle(voting_id, st, status)
                 if status != WAITING:  # NOTE: kept until the failover resolves or times out
                     self._close(voting_id, local.attempt)
@@ -287,11 +289,18 @@ class RoundDriver:
                 return row.result
         return None
 
+    def _in_flight(self, voting_id: bytes, attempt: int) -> bool:
+        """Whether this worker's vote or reveal of `attempt` is sent and not yet confirmed."""
+        rows = (self.store.vote(voting_id, attempt, kind) for kind in ("vote", "reveal"))
+        return any(row is not None and row.state == "sent" for row in rows)
+
     def _settle(self, voting_id: bytes, st: Any, status: str) -> None:
         known = self.store.outcome(voting_id)
         if known is not None and known.kind == status:
             return  # recorded once per kind: AwaitingFailover, then perhaps FailoverResolved
-        mine = self._my_vote(voting_id, st.attempt)
+        # NOTE: only a vote the chain counted agrees or dissents; one that reverted is absent.
+        counted = bool(int(st.voted) >> self.conn.pool_index & 1)
+        mine = self._my_vote(voting_id, st.attempt) if counted else None
         result = "0x" + bytes(st.result).hex() if int.from_bytes(st.result, "big") else None
         agreed = None if mine is None or result is None else mine == result
         fallback = None

@@ -6,8 +6,10 @@ Every vote, commit and reveal follows the state store's plan -> sent -> confirme
    landed (a restart may find it there) and, if not, plans it in the store.
 2. It estimates the gas; a revert there costs nothing and is reported by its custom error name
    (`VotingDeadlinePassed`, ...). `VotingAlreadyVoted` means the action is on chain already.
-3. It signs a legacy transaction (gas price from the node, gas limit = estimate x margin) with the
-   next nonce, records `sent` with the hash and the nonce, and only then broadcasts. So after a
+3. It signs a legacy transaction (gas price from the node, gas limit = estimate x margin, at least
+   the method's floor in `worker.gas`) with the next nonce, records `sent` with the hash and the
+   nonce, and only then broadcasts (a refused broadcast is reported as refused, not sent, and
+   tried again after a backoff: `worker.refusals`). So after a
    crash a `planned` row was never broadcast, and a `sent` row has the nonce its resend must use:
    two transactions with one nonce can never both be mined, hence no vote is ever sent twice.
 4. `poll()` follows the sent transactions: confirmed once the receipt is `confirmations` blocks
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +37,9 @@ from eth_utils import keccak
 
 from worker.chain import Connection, decode_error
 from worker.errors import ChainUnavailableError, TransactionError
+from worker.gas import first_hex, gas_floors, gas_limit, revert_reason
+from worker.refusals import Refusals, classify
+from worker.rpc import NodeCalls
 from worker.state import StateStore, VoteRecord
 
 log = logging.getLogger(__name__)
@@ -43,15 +48,11 @@ MAX_TRIES = 3  # sends of one action (a reverted or dropped one is planned again
 FEE_BUMP = 1.25  # replacement gas price factor (nodes require >= 1.1)
 _FUNCTIONS = {"vote": "vote", "commit": "commit", "reveal": "reveal"}
 _OPENING = {"vote": "openAndVote", "commit": "openAndCommit"}  # the first vote opens the round
+
+
 # Least gas limit per function, whatever the estimate said: a vote estimated as a plain one may
 # land as the opening or the deciding one (several votes in one block), a finalize may chain the
 # round, and a registration chunk may walk further than at its estimate. Unused gas is not paid.
-GAS_FLOOR = {
-    "openAndVote": 200_000, "openAndCommit": 200_000, "vote": 200_000, "commit": 200_000,
-    "reveal": 200_000, "finalize": 200_000, "register": 1_000_000,
-}  # fmt: skip
-
-
 @dataclass
 class Sent:
     """An untracked transaction (finalize, register, claim) being followed by `poll`."""
@@ -69,21 +70,15 @@ def commitment(result: bytes, salt: bytes, worker: str, voting_id: bytes, attemp
     return keccak(encode(types, [result, salt, worker, voting_id, attempt, chain_id, contract]))
 
 
-def _is_transient(exc: BaseException) -> bool:
-    name = type(exc).__name__
-    return isinstance(exc, ConnectionError | TimeoutError | OSError) or name in {
-        "ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout", "ProviderNotConnectedError",
-    }  # fmt: skip
-
-
-class Submitter:
+class Submitter(NodeCalls):
     """Sends and follows the transactions of one worker.
 
     Args:
         conn: The open connection (account, contracts).
         store: The state store (votes, salts).
         metrics: Optional `worker.metrics.Metrics`.
-        gas_margin: Gas limit = estimate x this.
+        gas_margin: Gas limit = estimate x this (at least the method's floor).
+        floors: Overrides of `worker.gas.GAS_FLOORS` (the config's `chain.gas_floors`).
         confirmations: Blocks a receipt must be buried under before it counts.
         replace_after: Seconds before a sent transaction without receipt is replaced.
         clock: Monotonic clock, replaceable in tests.
@@ -96,6 +91,7 @@ class Submitter:
         metrics: Any = None,
         *,
         gas_margin: float = 1.2,
+        floors: Mapping[str, int] | None = None,
         confirmations: int = 0,
         replace_after: float = 60.0,
         retries: int = 3,
@@ -103,6 +99,7 @@ class Submitter:
     ) -> None:
         self.conn, self.store, self.metrics = conn, store, metrics
         self.gas_margin, self.confirmations = gas_margin, confirmations
+        self.gas_floors = gas_floors(floors)
         self.replace_after, self.retries, self.clock = replace_after, retries, clock
         self._sent_at: dict[str, float] = {}  # tx hash -> when sent (this process)
         self._prices: dict[int, int] = {}  # nonce -> gas price used
@@ -110,6 +107,7 @@ class Submitter:
         self._next_nonce = 0
         self._pending_estimates = True
         self._descriptors: dict[bytes, tuple] = {}  # votingId -> descriptor of a round to open
+        self.refusals = Refusals(clock, metrics)
 
     # ---------------------------------------------------------------------------------------------
     # Votes, commits, reveals
@@ -124,7 +122,8 @@ class Submitter:
 
         Returns:
             "confirmed", "pending" (sent, followed by `poll`), "failed" (tried `MAX_TRIES`
-            times) or "rejected:<ErrorName>" (the contract refuses it now).
+            times), "rejected:<ErrorName>" (the contract refuses it now) or "refused:<reason>"
+            (the node refused the broadcast; `poll` sends it again after a backoff).
         """
         if descriptor is not None and kind in _OPENING:
             self._descriptors[voting_id] = tuple(descriptor)
@@ -155,7 +154,12 @@ class Submitter:
         nonce = self._take_nonce()
         raw, tx_hash = self._sign(data, gas, nonce, self._gas_price())
         self.store.set_vote_state(voting_id, attempt, kind, "sent", tx_hash=tx_hash, nonce=nonce)
-        self._broadcast(raw, tx_hash, nonce)
+        refused = self._broadcast(raw, tx_hash, nonce)
+        if refused is not None:
+            # NOTE: the row stays `sent` with its nonce; `poll` re-signs it after the backoff.
+            what = f"{kind} {tx_hash} (nonce {nonce})"
+            return "refused:" + self.refusals.refused((kind, nonce), what, refused)
+        self.refusals.accepted((kind, nonce))
         self._count("vote_sent", kind)
         log.info("%s sent: %s (nonce %d)", kind, tx_hash, nonce, extra=_ids(voting_id, attempt))
         return "pending"
@@ -206,7 +210,9 @@ class Submitter:
         raw, tx_hash = self._sign(data, gas, nonce, self._gas_price(), contract)
         refused = self._broadcast(raw, tx_hash, nonce)
         if refused is not None:
+            self.refusals.refused(action, f"{action} {tx_hash} (nonce {nonce})", refused)
             raise TransactionError(action, f"the node refused it: {refused}")
+        self.refusals.accepted(action)
         self._others[tx_hash] = Sent(action, tx_hash, nonce, self.clock())
         self._count("vote_sent", action.split()[0])
         log.info("%s sent: %s (nonce %d)", action, tx_hash, nonce)
@@ -254,7 +260,8 @@ class Submitter:
                 self._spent(receipt)
                 if receipt["status"] != 1:
                     self._count("tx_failed", sent.action.split()[0])
-                    log.warning("%s reverted: %s", sent.action, sent.tx_hash)
+                    log.warning("%s reverted: %s: %s", sent.action, sent.tx_hash,
+                                self._why_reverted(receipt, sent.tx_hash))  # fmt: skip
         if self.metrics is not None:
             self.metrics.pending_transactions(len(self.store.pending_votes()) + len(self._others))
         return confirmed
@@ -267,7 +274,9 @@ class Submitter:
                 self._spent(receipt)
                 self.store.set_vote_state(vid, *key, "failed")
                 self._count("tx_failed", row.kind)
-                log.warning("%s reverted: %s", row.kind, row.tx_hash, extra=_ids(vid, row.attempt))
+                log.warning("%s reverted: %s: %s", row.kind, row.tx_hash,
+                            self._why_reverted(receipt, row.tx_hash),
+                            extra=_ids(vid, row.attempt))  # fmt: skip
                 return False
             if head - receipt["blockNumber"] + 1 < max(1, self.confirmations):
                 return False
@@ -286,6 +295,8 @@ class Submitter:
         recent = sent_at is not None and self.clock() - sent_at < self.replace_after
         if stuck is not None and recent:
             return False
+        if stuck is None and self.refusals.waiting((row.kind, row.nonce)):
+            return False  # NOTE: refused before: not re-signed before its backoff passed
         # Stuck (replace with a higher price) or unknown to the node (re-send with its nonce).
         price = self._gas_price()
         if stuck is not None:
@@ -307,7 +318,12 @@ class Submitter:
                 return landed
         raw, tx_hash = self._sign(data, gas, row.nonce, price)
         self.store.set_vote_state(vid, *key, "sent", tx_hash=tx_hash, nonce=row.nonce)
-        self._broadcast(raw, tx_hash, row.nonce)
+        refused = self._broadcast(raw, tx_hash, row.nonce)
+        if refused is not None:
+            what = f"{row.kind} {tx_hash} (nonce {row.nonce})"
+            self.refusals.refused((row.kind, row.nonce), what, refused)
+            return False
+        self.refusals.accepted((row.kind, row.nonce))
         what = "replaced" if stuck is not None else "re-sent"
         log.info("%s %s: %s (nonce %d)", row.kind, what, tx_hash, row.nonce,
                  extra=_ids(vid, row.attempt))  # fmt: skip
@@ -327,11 +343,11 @@ class Submitter:
         except ChainUnavailableError:
             raise
         except Exception as exc:
-            decoded = decode_error(getattr(exc, "data", None)) or decode_error(_hex_in(exc.args))
+            decoded = decode_error(getattr(exc, "data", None)) or decode_error(first_hex(exc.args))
             name = decoded[0] if decoded else None
             reason = f"{name}{decoded[1]}" if decoded else f"{type(exc).__name__}: {exc}"
             raise TransactionError(action or function, f"reverts: {reason}", name) from exc
-        return data, max(int(gas * self.gas_margin), GAS_FLOOR.get(function, 0))
+        return data, gas_limit(function, int(gas), self.gas_margin, self.gas_floors)
 
     def _estimate_gas(self, call: dict) -> int:
         # NOTE: the pending block has the current time, so phases that open by time (reveal,
@@ -367,7 +383,8 @@ class Submitter:
         except ChainUnavailableError as exc:
             log.warning("broadcast of %s failed, poll will resend it: %s", tx_hash, exc)
         except Exception as exc:  # NOTE: e.g. "nonce too low"; poll() sorts a vote out
-            log.warning("broadcast of %s refused: %s", tx_hash, exc)
+            if classify(str(exc)) is None:
+                return None  # the node has it already
             self._next_nonce = min(self._next_nonce, nonce)  # NOTE: leave no nonce gap
             return str(exc)
         return None
@@ -379,26 +396,11 @@ class Submitter:
         self._next_nonce = nonce + 1
         return nonce
 
-    def _gas_price(self) -> int:
-        return int(self._rpc("gas price", lambda: self.conn.web3.eth.gas_price))
-
-    def _receipt(self, tx_hash: str | None) -> Any:
-        if not tx_hash:
-            return None
+    def _why_reverted(self, receipt: Any, tx_hash: str) -> str:
         try:
-            return self._rpc("receipt", lambda: self.conn.web3.eth.get_transaction_receipt(tx_hash))
-        except ChainUnavailableError:
-            raise
-        except Exception:  # NOTE: web3 raises TransactionNotFound while there is none
-            return None
-
-    def _transaction(self, tx_hash: str | None) -> Any:
-        try:
-            return self._rpc("tx", lambda: self.conn.web3.eth.get_transaction(tx_hash))
-        except ChainUnavailableError:
-            raise
-        except Exception:
-            return None
+            return revert_reason(self.conn.web3, receipt, self._transaction(tx_hash))
+        except Exception as exc:  # NOTE: the reason is for the log; it must not stop the poll
+            return f"reason unknown ({type(exc).__name__})"
 
     def _spent(self, receipt: Any) -> None:
         if self.metrics is not None:
@@ -409,27 +411,6 @@ class Submitter:
     def _count(self, what: str, *labels: str) -> None:
         if self.metrics is not None:
             getattr(self.metrics, what)(*labels)
-
-    def _rpc(self, what: str, call: Callable[[], Any]) -> Any:
-        for attempt in range(self.retries + 1):
-            try:
-                return call()
-            except Exception as exc:
-                if not _is_transient(exc):
-                    raise
-                if attempt == self.retries:
-                    raise ChainUnavailableError(what, exc) from exc
-                time.sleep(min(4.0, 0.25 * 2**attempt))
-        raise AssertionError("unreachable")
-
-
-def _hex_in(values: Any) -> str | None:
-    for value in values if isinstance(values, tuple | list) else (values,):
-        if isinstance(value, str) and value.startswith("0x"):
-            return value
-        if isinstance(value, tuple | list) and (found := _hex_in(value)):
-            return found
-    return None
 
 
 def _ids(voting_id: bytes, attempt: int) -> dict[str, Any]:

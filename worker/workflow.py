@@ -5,9 +5,12 @@ A workflow is a Python callable referenced in the config as `"module:function"`
 model, `INPUT = MatchingInput`, and optionally the schema of its parameters, `PARAMS = ...`
 (the same names may instead be attributes of the function, for modules with several workflows),
 `TYPES = ("string", "uint64", ...)`, the ABI types of its records (the leaf encoding, part of
-every round's descriptor: `worker run` needs it), and optionally `window_of(input) -> (start,
-end)`, the time window a payload's data belongs to (without it, a payload names its window in
-`window_start` and `window_end`).
+every round's descriptor: `worker run` needs it), optionally `window_of(input) -> (start, end)`,
+the time window a payload's data belongs to (without it, a payload names its window in
+`window_start` and `window_end`), and optionally `facts_of(input) -> iterable of (key, value)`,
+what a payload states keyed by what it is about: a payload stating another value for a key than a
+payload stored before is refused at arrival (the first one is kept), so a contradiction never
+reaches a round.
 The callable is called as `function(inputs, params)`:
 
 - `inputs`: a list of `INPUT` instances, one per payload received for the round (in an order
@@ -88,9 +91,10 @@ class Workflow:
     params_model: type[BaseModel] | None = None
     window_function: Callable[[Any], tuple[int, int] | None] | None = None
     types: tuple[str, ...] | None = None  # declared leaf ABI types (`TYPES`): the round encoding
+    facts_function: Callable[[Any], Iterable[tuple[Any, Any]]] | None = None
 
     def window_of(self, payload: Mapping[str, Any]) -> tuple[int, int]:
-        """The time window `[start, end)` a payload's data belongs to.
+        """Validates a payload and returns the time window `[start, end)` its data belongs to.
 
         The workflow module's `window_of(parsed_input)` decides; without one, the payload's own
         `window_start` and `window_end` fields. A round computes the payloads whose window lies
@@ -99,8 +103,8 @@ class Workflow:
         Raises:
             InputError: the payload is invalid or has no window.
         """
+        (parsed,) = self.parse_inputs(payload)
         if self.window_function is not None:
-            (parsed,) = self.parse_inputs(payload)
             span = self.window_function(parsed)
         else:
             span = (payload.get("window_start"), payload.get("window_end"))
@@ -108,6 +112,30 @@ class Workflow:
         if not ok or not 0 <= span[0] < span[1]:
             raise InputError(self.ref, [f"the payload names no data window (got {span!r})"])
         return int(span[0]), int(span[1])
+
+    def conflicts(self, payload: Mapping[str, Any], earlier: Iterable[Any]) -> list[str]:
+        """The facts of a valid `payload` that contradict each other or the `earlier` payloads'.
+
+        Returns:
+            One text per contradiction (empty without a `facts_of` or without contradictions).
+        """
+        if self.facts_function is None:
+            return []
+        known: dict[Any, Any] = {}
+        for other in earlier:
+            try:
+                (parsed,) = self.parse_inputs(other)
+            except InputError:
+                continue  # NOTE: stored under an older schema: it states nothing now
+            for key, value in self.facts_function(parsed):
+                known.setdefault(key, value)
+        (parsed,) = self.parse_inputs(payload)
+        problems = []
+        for key, value in self.facts_function(parsed):
+            first = known.setdefault(key, value)
+            if first != value:
+                problems.append(f"{key} is {value}, {first} was stored first")
+        return problems
 
     def parse_params(self, params: Mapping[str, Any] | None) -> BaseModel | dict[str, Any]:
         """Validates params (call it at start, so bad params fail there).
@@ -187,11 +215,13 @@ def load_workflow(ref: str) -> Workflow:
         reason = "declares no INPUT model (a pydantic BaseModel for one input payload)"
         raise WorkflowRefError(ref, reason)
     window_function = getattr(function, "window_of", None) or getattr(module, "window_of", None)
-    if window_function is not None and not callable(window_function):
-        raise WorkflowRefError(ref, "window_of must be a callable")
+    facts_function = getattr(function, "facts_of", None) or getattr(module, "facts_of", None)
+    for name, hook in (("window_of", window_function), ("facts_of", facts_function)):
+        if hook is not None and not callable(hook):
+            raise WorkflowRefError(ref, f"{name} must be a callable")
     params = _model(ref, function, module, "PARAMS")
     types = _types(ref, function, module)
-    return Workflow(ref, function, input_model, params, window_function, types)
+    return Workflow(ref, function, input_model, params, window_function, types, facts_function)
 
 
 def _types(ref: str, function: Any, module: Any) -> tuple[str, ...] | None:

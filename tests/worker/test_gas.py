@@ -1,5 +1,5 @@
 """Gas limits: a vote estimated as a plain one that lands as the deciding one in the same block,
-and finalize, never run out of gas (`worker.submit.GAS_FLOOR`)."""
+and finalize, never run out of gas (`worker.gas.GAS_FLOORS`)."""
 
 from contextlib import ExitStack
 
@@ -7,9 +7,11 @@ import pytest
 from eth_utils import keccak
 
 from tests.worker.chainutil import connection_for
+from worker.config import ChainConfig
 from worker.descriptor import RoundNaming
+from worker.gas import GAS_FLOORS, gas_floors, gas_limit
 from worker.state import StateStore
-from worker.submit import GAS_FLOOR, Submitter
+from worker.submit import Submitter
 
 DESC = RoundNaming.of("gas-test", {}, ["uint256"]).event("round 1")
 VID = DESC.voting_id
@@ -17,7 +19,7 @@ RESULT, OTHER = keccak(text="root A"), keccak(text="root B")
 
 
 def test_gas_floor__per_function_table():
-    assert GAS_FLOOR == {"openAndVote": 200_000, "openAndCommit": 200_000, "vote": 200_000,
+    assert GAS_FLOORS == {"openAndVote": 200_000, "openAndCommit": 200_000, "vote": 200_000,
                          "commit": 200_000, "reveal": 200_000, "finalize": 200_000,
                          "register": 1_000_000}  # fmt: skip
 
@@ -46,7 +48,7 @@ def test_votes_estimated_plain_land_deciding_in_one_block(create_voting, chain, 
         eth = chain.provider.web3.eth
         for store, _submitter in submitters:
             tx_hash = store.vote(VID, 1, "vote").tx_hash
-            assert eth.get_transaction(tx_hash)["gas"] >= GAS_FLOOR["vote"]
+            assert eth.get_transaction(tx_hash)["gas"] >= GAS_FLOORS["vote"]
             assert eth.get_transaction_receipt(tx_hash)["status"] == 1
     st = net.voting.roundState(VID)
     assert (st.status, st.leaderVotes) == (4, 3)  # Consensus with the three votes
@@ -64,4 +66,21 @@ def test_finalize__sent_with_the_floor(create_voting, chain, tmp_path):
         tx_hash = submitter.send("finalize", submitter.conn.voting, "finalize", VID)
         assert submitter.wait(tx_hash)["status"] == 1
     transaction = chain.provider.web3.eth.get_transaction(tx_hash)
-    assert transaction["gas"] >= GAS_FLOOR["finalize"]
+    assert transaction["gas"] >= GAS_FLOORS["finalize"]
+
+
+def test_gas_limit__estimate_times_margin_or_the_floor():
+    floors = {"vote": 200_000}
+    assert gas_limit("vote", 42_000, 1.2, floors) == 200_000
+    assert gas_limit("vote", 190_000, 1.2, floors) == 228_000
+    assert gas_limit("claim", 1_000_001, 1.2, floors) == 1_200_002  # no floor: rounded up
+    assert gas_limit("vote", 42_000, 1.2, {"vote": 0}) == 50_400
+
+
+def test_gas_floors__the_config_overrides_and_extends_the_table():
+    config = ChainConfig(network="ethereum:local", account="x",
+                         gas_floors={"vote": 250_000, "newMethod": 90_000})  # fmt: skip
+    floors = gas_floors(config.gas_floors)
+    assert (floors["vote"], floors["newMethod"], floors["reveal"]) == (250_000, 90_000, 200_000)
+    with pytest.raises(ValueError, match="gas_floors"):
+        ChainConfig(network="ethereum:local", account="x", gas_floors={"vote": -1})

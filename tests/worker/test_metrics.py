@@ -342,6 +342,35 @@ def test_get_health__503_with_the_problem(server, health):
     assert json.loads(body)["components"]["chain"]["problem"] == "wrong chain id 1, expected 246"
 
 
+def test_get_health__200_degraded_with_a_warning_then_ok(server, health):
+    health.register("chain", 30)
+    health.warn("balance", "account 0xabc holds 0.01, below chain.low_balance 0.1: top it up")
+
+    status, _, body = fetch(server, "/health")
+
+    assert status == 200
+    report = json.loads(body)
+    assert report["status"] == "degraded"
+    assert report["warnings"] == {
+        "balance": "account 0xabc holds 0.01, below chain.low_balance 0.1: top it up"
+    }
+    health.unwarn("balance")
+    assert json.loads(fetch(server, "/health")[2])["status"] == "ok"
+    health.warn("balance", "low")
+    health.problem("chain", "node down")
+    assert fetch(server, "/health")[0] == 503
+
+
+def test_metrics__refused_transactions_by_reason():
+    metrics = Metrics()
+    metrics.tx_refused("funds")
+    text = metrics.render().decode()
+    assert sample(text, "worker_tx_refused_total", reason="funds") == 1
+    assert sample(text, "worker_tx_refused_total", reason="nonce") == 0
+    with pytest.raises(ValueError, match="unknown reason"):
+        metrics.tx_refused("bad luck")
+
+
 def test_get_index__names_both_paths(server):
     status, _, body = fetch(server, "/")
 

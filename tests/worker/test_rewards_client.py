@@ -8,6 +8,7 @@ from eth_utils import keccak
 from tests.conftest import ZERO_ADDRESS, descriptor_id, event_descriptor
 from tests.contracts import rewards_model as model
 from tests.worker.chainutil import connection_for
+from worker.gas import GAS_FLOORS
 from worker.registration import Registrar, step
 from worker.rewards import (
     EpochClaim,
@@ -19,7 +20,7 @@ from worker.rewards import (
 )
 from worker.state import StateStore
 from worker.status_text import format_amount, format_status, symbol_for
-from worker.submit import GAS_FLOOR, Submitter
+from worker.submit import Submitter
 
 DAY, HOUR = 86_400, 3_600
 WEIGHTS = [1000, 2000, 4000, 3000]
@@ -128,8 +129,11 @@ def test_worker_status__json_ready_and_formatted(env, chain, owner):
     late = worker_status(connection_for(net.workers[2], net.voting, rewards))["counters"]
     assert late == {"eligible": 2, "cast": 2, "inConsensus": 1, "dissenting": 1, "late": 1,
                     "missed": 0, "pending": 0, "counted_to": 2}  # fmt: skip
-    assert status["epoch"] == {"current": 1, "ends": times(rewards, 1)[1],
-                               "next_claim": {"epoch": 1, "opens": times(rewards, 1)[2] + 1}}
+    assert status["epoch"] == {
+        "current": 1,
+        "ends": times(rewards, 1)[1],
+        "next_claim": {"epoch": 1, "opens": times(rewards, 1)[2] + 1},
+    }
     assert status["balance"] == net.workers[0].balance
     total = sum(model.payouts(POT, WEIGHTS, POINTS)[0])
     assert [(e["epoch"], e["total"]) for e in status["epochs"]] == [(0, total)]
@@ -168,7 +172,7 @@ def test_full_epoch__registered_in_chunks_from_first_tick_then_claim_pays(env, c
         found = registrar.tick(ends)
         assert (found.state, found.epoch) == ("sent", 0)
         chunks.append(submitter.wait(found.tx_hash))
-    assert [conn.web3.eth.get_transaction(c["transactionHash"])["gas"] >= GAS_FLOOR["register"]
+    assert [conn.web3.eth.get_transaction(c["transactionHash"])["gas"] >= GAS_FLOORS["register"]
             for c in chunks] == [True, True]  # fmt: skip
     registered, claimed, points, cursor, end = rewards.registration(0, worker)
     assert (registered, claimed, list(points), cursor, end) == (True, False, POINTS[0], 2, 2)

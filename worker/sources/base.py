@@ -5,15 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import random
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from worker.errors import SourceConfigError, SourcePayloadError
+from worker.errors import SourceConfigError, SourceConflictError, SourcePayloadError
 
 Payload = dict[str, Any] | list[Any]
 Shape = Literal["object", "array", "any"]
+
+# Limits of every payload from a source (see `decode_payload`): far above any honest reading.
+MAX_BYTES = 10 * 1024 * 1024
+MAX_DEPTH = 32  # nested arrays and objects
+MAX_INT_DIGITS = 80  # a uint256 has at most 78 digits
+MAX_STRING = 65_536  # characters of one string or object key
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,7 @@ Sink = Callable[[SourceBatch], Awaitable[None]]
 """Stores a batch durably; raising means "not stored" and the source delivers it again later."""
 
 Validator = Callable[[Payload], None]
-"""Checks a decoded payload (for example against a workflow's schema); raises `ValueError`."""
+"""Checks a decoded payload (for example against a workflow's schema); raising refuses it."""
 
 
 @dataclass
@@ -50,6 +58,7 @@ class SourceStats:
         batches: Batches handed to the sink and stored by it.
         errors: Reported failures of any kind (unreachable, HTTP status, bad payload, sink).
         malformed: Payloads rejected as not JSON, of the wrong shape, or invalid.
+        conflicts: Payloads the sink refused for contradicting data stored before.
         sink_errors: Times the sink raised; the batch is delivered again later.
         last_error: Message of the most recent failure, if any.
     """
@@ -57,6 +66,7 @@ class SourceStats:
     batches: int = 0
     errors: int = 0
     malformed: int = 0
+    conflicts: int = 0
     sink_errors: int = 0
     last_error: str | None = None
 
@@ -64,6 +74,14 @@ class SourceStats:
         """Counts one failure and remembers its message."""
         self.errors += 1
         self.last_error = str(error)
+
+    def record_refused(self, error: SourcePayloadError) -> None:
+        """Counts a payload refused for good (never stored, never delivered again)."""
+        self.record_error(error)
+        if isinstance(error, SourceConflictError):
+            self.conflicts += 1
+        else:
+            self.malformed += 1
 
 
 def decode_payload(
@@ -73,26 +91,51 @@ def decode_payload(
     shape: Shape = "any",
     validate: Validator | None = None,
     key: str | None = None,
+    max_bytes: int = MAX_BYTES,
 ) -> Payload:
-    """Decodes a JSON document and checks its top-level shape.
+    """Decodes a JSON document from an untrusted source and checks its top-level shape.
+
+    Whatever the bytes are, the only exception is `SourcePayloadError`: the body must be at most
+    `max_bytes`, valid UTF-8 JSON without NaN or Infinity, without a repeated object key, with
+    integers of at most `MAX_INT_DIGITS` digits, strings of at most `MAX_STRING` characters (no
+    lone surrogates) and at most `MAX_DEPTH` nested arrays and objects.
 
     Args:
         source: Name of the source, for the error message.
         body: Raw bytes received (UTF-8 JSON).
         shape: Required top level: "object", "array" or "any" (either of the two).
-        validate: Optional further check; a `ValueError` it raises rejects the payload.
+        validate: Optional further check; any exception it raises rejects the payload.
         key: Idempotency key of the data, for the error message.
+        max_bytes: Largest body accepted.
 
     Returns:
         The decoded object or array.
 
     Raises:
-        SourcePayloadError: The body is not UTF-8 JSON, has the wrong shape, or fails `validate`.
+        SourcePayloadError: The body breaks one of the rules above, has the wrong shape, or fails
+            `validate`.
     """
+    if len(body) > max_bytes:
+        raise SourcePayloadError(source, f"{len(body)} bytes, more than {max_bytes}", key)
+    if _too_deep(body):
+        # NOTE: checked before parsing: the C parser recurses per level and, under a raised
+        # recursion limit, a deep enough document overflows the C stack instead of raising.
+        raise SourcePayloadError(source, f"nested deeper than {MAX_DEPTH} levels", key)
     try:
-        payload = json.loads(body.decode("utf-8"))
+        payload = json.loads(
+            body.decode("utf-8"),
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_unique_keys,
+        )
+        _check_tree(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SourcePayloadError(source, f"not JSON ({error})", key) from error
+        raise SourcePayloadError(source, f"not JSON ({_short(error)})", key) from error
+    except _Refused as error:
+        raise SourcePayloadError(source, str(error), key) from error
+    except RecursionError as error:
+        raise SourcePayloadError(source, f"nested deeper than {MAX_DEPTH} levels", key) from error
     allowed = {"object": (dict,), "array": (list,), "any": (dict, list)}[shape]
     if not isinstance(payload, allowed):
         wanted = "an object or an array" if shape == "any" else f"an {shape}"
@@ -101,9 +144,94 @@ def decode_payload(
     if validate is not None:
         try:
             validate(payload)
-        except ValueError as error:  # NOTE: pydantic's ValidationError is a ValueError too.
-            raise SourcePayloadError(source, f"validation failed: {error}", key) from error
+        except SourcePayloadError:
+            raise
+        except Exception as error:  # NOTE: whatever a check raises on hostile data refuses it
+            why = str(error) if isinstance(error, ValueError) else f"{type(error).__name__}"
+            raise SourcePayloadError(source, f"validation failed: {_short(why)}", key) from error
     return payload
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _too_deep(body: bytes) -> bool:
+    """Whether the brackets outside strings nest deeper than `MAX_DEPTH` (or do not close)."""
+    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    for level in range(MAX_DEPTH):
+        if not brackets:
+            return False
+        shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if shorter == brackets:
+            # NOTE: brackets that do not pair up (not JSON): each can add one level at most.
+            return level + len(brackets) > MAX_DEPTH
+        brackets = shorter
+    return bool(brackets)
+
+
+class _Refused(Exception):
+    """A JSON value breaks one of the limits of `decode_payload`."""
+
+
+def _parse_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise _Refused(f"an integer of {digits} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > MAX_INT_DIGITS:
+        raise _Refused(f"a number of {len(text)} characters (at most {MAX_INT_DIGITS})")
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"a number out of range ({text[:20]})")
+    return value
+
+
+def _refuse_constant(text: str) -> Any:
+    raise _Refused(f"{text} is not a JSON number")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        repeated = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _Refused(f"object key {_short(repeated)!r} given twice")
+    return result
+
+
+def _check_tree(payload: Any) -> None:
+    """Checks depth and strings of a decoded document without recursion."""
+    stack = [(payload, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            _check_string(value)
+        elif isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise _Refused(f"nested deeper than {MAX_DEPTH} levels")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for name, item in items:
+                if isinstance(name, str):
+                    _check_string(name)
+                stack.append((item, depth + 1))
+
+
+def _check_string(text: str) -> None:
+    if len(text) > MAX_STRING:
+        raise _Refused(f"a string of {len(text)} characters (at most {MAX_STRING})")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise _Refused("a string with a lone surrogate (not Unicode text)") from error
+
+
+def _short(text: Any, limit: int = 200) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:

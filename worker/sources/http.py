@@ -126,6 +126,7 @@ class HttpSource:
         self._etag: str | None = None
         self._last_modified: str | None = None
         self._last_key: str | None = None
+        self._refused_key: str | None = None
 
     async def __aenter__(self) -> HttpSource:
         return self
@@ -213,12 +214,17 @@ class HttpSource:
         received_at = time.time()
         self.stats.last_success_at = received_at
         key = f"etag:{etag}" if etag else f"sha256:{hashlib.sha256(body).hexdigest()}"
-        if key == self._last_key:
+        if key in (self._last_key, self._refused_key):
             self.stats.unchanged += 1
             return None
-        payload = decode_payload(self.name, body, shape=self.shape, validate=self.validate, key=key)
-        # NOTE: validators are kept only for good data; a bad document is fetched and reported
-        # again on the next poll instead of hiding behind a 304.
+        try:
+            payload = decode_payload(self.name, body, shape=self.shape, validate=self.validate,
+                                     key=key, max_bytes=self.max_bytes)  # fmt: skip
+        except SourcePayloadError:
+            # NOTE: reported once: the same bad document served again counts as unchanged. Its
+            # validators are not sent, so the API answers in full and a new document is seen.
+            self._refused_key = key
+            raise
         self._etag, self._last_modified, self._last_key = etag, last_modified, key
         return SourceBatch(source=self.name, key=key, payload=payload, received_at=received_at)
 
@@ -279,16 +285,22 @@ class HttpSource:
         """
         try:
             batch = await self.poll()
+        except SourcePayloadError as error:
+            self.stats.record_refused(error)
+            log.warning("%s", error)
+            return None
         except SourceError as error:
             self.stats.record_error(error)
-            if isinstance(error, SourcePayloadError):
-                self.stats.malformed += 1
             log.warning("%s", error)
             return None
         if batch is None:
             return None
         try:
             await sink(batch)
+        except SourcePayloadError as error:  # NOTE: refused by the sink for good: not again
+            self.stats.record_refused(error)
+            log.warning("%s", error)
+            return None
         except Exception as error:
             self.forget()
             self.stats.sink_errors += 1

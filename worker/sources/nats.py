@@ -219,18 +219,17 @@ class NatsSource:
             self.stats.redelivered += int(metadata.num_delivered > 1)
             key = (msg.headers or {}).get(MSG_ID_HEADER) or f"seq:{metadata.sequence.stream}"
             try:
-                payload = decode_payload(
-                    self.name, msg.data, shape=self.shape, validate=self.validate, key=key
-                )
+                payload = decode_payload(self.name, msg.data, shape=self.shape,
+                                         validate=self.validate, key=key)  # fmt: skip
             except SourcePayloadError as error:
-                self.stats.malformed += 1
-                self.stats.record_error(error)
-                log.warning("%s", error)
-                await self._settle("terminate", [msg])
+                await self._refuse(msg, error)
                 continue
             batch = SourceBatch(source=self.name, key=key, payload=payload, received_at=time.time())
             try:
                 await sink(batch)
+            except SourcePayloadError as error:  # NOTE: refused by the sink for good
+                await self._refuse(msg, error)
+                continue
             except Exception as error:
                 self.stats.sink_errors += 1
                 self._report(f"sink failed for {key}: {error}", exc_info=True)
@@ -244,6 +243,12 @@ class NatsSource:
                 self._report(f"ack of {key} not confirmed ({_describe(error)}); it comes again")
                 continue
             self.stats.acked += 1
+
+    async def _refuse(self, msg: Msg, error: SourcePayloadError) -> None:
+        """Counts and logs a refused message once, and terminates it: it never comes again."""
+        self.stats.record_refused(error)
+        log.warning("%s", error)
+        await self._settle("terminate", [msg])
 
     async def _settle(self, action: str, msgs: list[Msg]) -> None:
         """Terminates, refuses (nak after `retry_delay`) or releases (nak now) messages."""

@@ -53,3 +53,15 @@ class InputsMixin(StoreBase):
             (check_int("start", start), check_int("end", end)),
         )
         return [{**dict(row), "payload": json.loads(row["payload"])} for row in rows]
+
+    def inputs_overlapping(self, start: int, end: int) -> list[dict[str, Any]]:
+        """Inputs whose window overlaps [start, end), in the order they were stored.
+
+        Returns:
+            Dicts as `inputs_for_window` returns them.
+        """
+        rows = self._rows(
+            "SELECT * FROM inputs WHERE window_start < ? AND window_end > ? ORDER BY rowid",
+            (check_int("end", end), check_int("start", start)),
+        )
+        return [{**dict(row), "payload": json.loads(row["payload"])} for row in rows]

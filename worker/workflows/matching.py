@@ -13,7 +13,8 @@ an hour is the UTC epoch second at which it starts (a multiple of 3600):
 
 A site id is 1-64 characters of letters, digits and `. _ : / -`, starting with a letter or digit.
 Either list may be left out. A (site, hour) given twice with the same value counts once (for example
-a message delivered twice); with different values the input is refused. Example: examples/matching/.
+a message delivered twice); with different values the payload is refused, within one payload and
+against a payload stored before (`facts_of`: the first value is kept). Example: examples/matching/.
 
 Output records, ABI types `["string", "string", "uint64", "uint256"]`:
 
@@ -46,10 +47,10 @@ consumer-hour matched + deficit = consumption; per generator-hour matched + surp
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from worker.errors import InputError
 from worker.workflow import WorkflowOutput
@@ -83,6 +84,14 @@ class MatchingInput(BaseModel):
     generation: list[Reading] = []
     consumption: list[Reading] = []
 
+    @model_validator(mode="after")
+    def _no_conflicting_readings(self) -> MatchingInput:
+        seen: dict[str, int] = {}
+        for key, wh in facts_of(self):
+            if seen.setdefault(key, wh) != wh:
+                raise ValueError(f"{key} is both {seen[key]} and {wh}")
+        return self
+
 
 class MatchingParams(BaseModel):
     """The matching workflow has no parameters yet; unknown keys are refused."""
@@ -92,6 +101,14 @@ class MatchingParams(BaseModel):
 
 INPUT = MatchingInput
 PARAMS = MatchingParams
+
+
+def facts_of(payload: MatchingInput) -> Iterator[tuple[str, int]]:
+    """What a payload states, keyed by what it is about: a payload that gives another value for
+    a (side, site, hour) stated before is refused when it arrives (the first one is kept)."""
+    for side in ("generation", "consumption"):
+        for r in getattr(payload, side):
+            yield f"{side}: {r.site} at hour {r.hour}", r.wh
 
 
 def window_of(payload: MatchingInput) -> tuple[int, int] | None:
