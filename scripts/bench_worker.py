@@ -32,6 +32,7 @@ from scripts._localnet import (
     hour_payload,
     previous_hour,
     publish,
+    round_naming,
     wait_running,
     worker_config,
     write_manifest,
@@ -47,13 +48,13 @@ def deploy(uri: str, workdir: Path) -> tuple[Any, Path]:
     """Deploys voting (4 of 7, open, 10 min votes) and rewards; returns voting and the manifest."""
     with networks.parse_network_choice(f"ethereum:local:{uri}") as provider:
         owner = accounts.test_accounts[0]
-        config = (THRESHOLD, False, 600, 0, 0, 0, 3, ZERO)
-        voting = owner.deploy(project.WorkerVoting, owner, config)
+        config = (THRESHOLD, False, 600, 0, 0, 0, 3, ZERO, 0)
+        voting = owner.deploy(project.WorkerVoting, owner, config, 86_400, 3_600)
         for i in range(1, WORKERS + 1):
             voting.addWorker(accounts.test_accounts[i], sender=owner)
         weights = [2500, 2500, 2500, 2500]
-        rewards = owner.deploy(project.WorkerRewards, owner, voting, ZERO, 86_400, 7_200,
-                               30 * 86_400, weights)  # fmt: skip
+        rewards = owner.deploy(project.WorkerRewards, owner, voting, ZERO, 7_200, 30 * 86_400,
+                               weights)  # fmt: skip
         chain_id = int(provider.web3.eth.chain_id)
         manifest = write_manifest(workdir / "manifest.json", chain_id, voting.address,
                                   rewards.address)  # fmt: skip
@@ -63,7 +64,6 @@ def deploy(uri: str, workdir: Path) -> tuple[Any, Path]:
 def measure(uri: str, voting_address: str, nats_url: str, rounds: int, tag: str) -> dict:
     """Publishes `rounds` settlement events, one at a time; latency until consensus of each."""
     from worker.chain import contract_at
-    from worker.trigger import event_voting_id
 
     seconds, blocks = [], []
     with networks.parse_network_choice(f"ethereum:local:{uri}") as provider:
@@ -74,7 +74,7 @@ def measure(uri: str, voting_address: str, nats_url: str, rounds: int, tag: str)
         time.sleep(1.0)  # every worker stores the data before the first trigger
         for r in range(rounds):
             key = f"{tag}-{r}"
-            vid = event_voting_id(WORKFLOW, key)
+            vid = round_naming(WORKFLOW).event(key).voting_id
             first_block = eth.block_number
             start = time.monotonic()
             publish(nats_url, EVENT_SUBJECT, {"key": key, "window_start": hour,

@@ -203,11 +203,11 @@ class RewardsConfig(_Section):
     """Reward registration after each epoch (`WorkerRewards.register` in chunks)."""
 
     register_chunk: int = Field(
-        100,
+        64,
         ge=1,
         le=400,
-        description="chain entries counted per `register` transaction (6-8k gas each; 100 "
-        "stays under 1M gas, 400 under half of Energy Web Chain's 6M block gas limit)",
+        description="chain entries counted per `register` transaction (about 11k gas each; 64 "
+        "stays under 1M gas, 400 under Energy Web Chain's 6M block gas limit)",
     )
 
 

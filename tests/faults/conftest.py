@@ -24,7 +24,7 @@ import yaml
 from web3 import HTTPProvider, Web3
 
 from scripts._localnet import AnvilNode, ensure_stream
-from tests.conftest import ZERO_ADDRESS, make_config
+from tests.conftest import EPOCH_LENGTH, MAX_WINDOW, ZERO_ADDRESS, make_config
 from tests.worker import localnet as ln
 from tests.worker.natsutil import NatsServer, free_port
 from worker.chain import abi_document
@@ -88,8 +88,9 @@ def deploy(project, node: AnvilNode, workdir: Path, workers: int, threshold: int
                         .transact({"from": owner}))  # fmt: skip
         return web3.eth.contract(address=receipt["contractAddress"], abi=abi), receipt
 
-    voting, receipt = create("WorkerVoting", owner, make_config(threshold=threshold, **config))
-    rewards, _ = create("WorkerRewards", owner, voting.address, ZERO_ADDRESS, DAY, 7200,
+    settings = make_config(threshold=threshold, **config)
+    voting, receipt = create("WorkerVoting", owner, settings, EPOCH_LENGTH, MAX_WINDOW)
+    rewards, _ = create("WorkerRewards", owner, voting.address, ZERO_ADDRESS, MAX_WINDOW + 3600,
                         30 * DAY, [2500, 2500, 2500, 2500])  # fmt: skip
     addresses = web3.eth.accounts[1 : workers + 1]
     hashes = [voting.functions.addWorker(a).transact({"from": owner}) for a in addresses]

@@ -8,7 +8,6 @@ import pytest
 
 from tests.faults.conftest import deploy, exit_code, health, metric, running, wait_until
 from tests.worker import localnet as ln
-from worker.trigger import event_voting_id
 from worker.workflow import output_root, run_workflow
 
 pytestmark = pytest.mark.anvil
@@ -50,7 +49,7 @@ def test_nats__bad_messages_refused_once_and_the_hour_reaches_consensus(
     key = f"settle-{hour}"
     ln.publish(broker.url, ln.EVENT_SUBJECT,
                {"key": key, "window_start": hour, "window_end": hour + ln.HOUR})  # fmt: skip
-    vid = event_voting_id("matching-test", key)
+    vid = ln.round_naming("matching-test").event(key).voting_id
 
     wait_until(lambda: chain.status(vid) == 4, 90, "consensus")
     assert chain.voting.functions.resultOf(vid).call() == root(good)  # the first copy counted
@@ -99,9 +98,7 @@ def _refused(proc) -> float:
 
 
 def _window_id(hour: int) -> bytes:
-    from worker.trigger import Window, voting_id
-
-    return voting_id("matching-test", Window(hour, hour + ln.HOUR))
+    return ln.round_naming("matching-test").window(hour, hour + ln.HOUR).voting_id
 
 
 def test_5s_blocks__votes_in_one_block_never_run_out_of_gas(
@@ -119,7 +116,7 @@ def test_5s_blocks__votes_in_one_block_never_run_out_of_gas(
     key = f"settle-{hour}"
     ln.publish(broker.url, ln.EVENT_SUBJECT,
                {"key": key, "window_start": hour, "window_end": hour + ln.HOUR})  # fmt: skip
-    vid = event_voting_id("matching-test", key)
+    vid = ln.round_naming("matching-test").event(key).voting_id
     wait_until(lambda: bin(chain.state(vid)["voted"]).count("1") == 3, 90, "three votes")
     assert chain.status(vid) == 4
     assert chain.voting.functions.resultOf(vid).call() == root(good)

@@ -9,7 +9,6 @@ import pytest
 
 from tests.faults.conftest import deploy, exit_code, health, metric, running, wait_until
 from tests.worker import localnet as ln
-from worker.trigger import event_voting_id
 
 pytestmark = pytest.mark.anvil
 
@@ -17,7 +16,7 @@ pytestmark = pytest.mark.anvil
 def settle(broker, hour: int, key: str) -> bytes:
     ln.publish(broker.url, ln.EVENT_SUBJECT,
                {"key": key, "window_start": hour, "window_end": hour + ln.HOUR})  # fmt: skip
-    return event_voting_id("matching-test", key)
+    return ln.round_naming("matching-test").event(key).voting_id
 
 
 def test_frozen_node__health_503_and_sigterm_stops_within_10_s(

@@ -67,7 +67,7 @@ def test_load_config__example_file_loads():
     assert isinstance(config.trigger, IntervalTriggerConfig)
     assert (config.trigger.period, config.trigger.lag) == (3600, 300)
     assert config.workflow.ref == "worker.workflows.matching:run"
-    assert config.rewards.register_chunk == 100
+    assert config.rewards.register_chunk == 64
     assert config.state.directory == EXAMPLE.parents[1] / "state"
     assert config.chain.manifest == EXAMPLE.parents[1] / "deployments" / "energyweb-volta.json"
 
@@ -85,7 +85,7 @@ def test_load_config__defaults(tmp_path):
     assert config.source.name == "http"
     assert (config.source.retries, config.source.timeout) == (3, 10.0)
     assert (config.workflow.min_inputs, config.workflow.settle) == (1, 0)
-    assert config.rewards.register_chunk == 100
+    assert config.rewards.register_chunk == 64
 
 
 def test_load_config__nats_source_and_event_trigger(tmp_path):
