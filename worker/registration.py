@@ -29,7 +29,7 @@ from worker.status_text import points_text
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK = 100  # entries per `register` call: ~0.8M gas at most, under the 1M floor
+DEFAULT_CHUNK = 64  # entries per `register` call: ~0.77M gas at most (~11k each), under 1M
 RECHECK = 60  # seconds between looks at an epoch with no points while late votes may add some
 IN_FLIGHT_MAX = 300.0  # seconds a chunk may stay unmined before the registrar stops waiting
 MAX_CHUNKS = 1_000  # `register_epoch` gives up after this many chunks (50,000+ entries)

@@ -1,8 +1,8 @@
 """Rewards at the shipped parameter files' cadence, on chain time: hourly window rounds for a whole
 epoch (networks/mainnet.yaml: 4 weeks, 672 rounds; networks/local.yaml: 1 day, 24 rounds), then
-every worker registers from the first block after the epoch in chunks of 100 entries (gas recorded:
-over 1,000,000 at 672 rounds, a strict xfail) and, from the same state, of 80 (each transaction
-<= 1,000,000 gas, asserted), claims, and the pot is conserved.
+every worker registers from the first block after the epoch in chunks of 64 entries (the worker's
+default) and, from the same state, of 80 (the same points; each transaction <= 1,000,000 gas,
+asserted), claims, and the pot is conserved.
 
 NOTE: the rounds run in open mode with the file's vote window and speed rank (mainnet ships sealed
 mode; a commit and a reveal per vote would double the transactions, and rewards read the same
@@ -26,8 +26,8 @@ from tests.contracts import rewards_model as model
 HOUR = 3_600
 NETWORKS = Path(__file__).resolve().parents[2] / "networks"
 A, B = keccak(text="root A"), keccak(text="root B")
-CHUNK = 100  # API.md: "maxRounds 100 stays well under 1M gas"
-SAFE_CHUNK = 80  # ~41.9k + 11.4k per entry: under the cap
+CHUNK = 64  # the worker's default `rewards.register_chunk`
+SAFE_CHUNK = 80  # ~41.9k + 11.4k per entry: still under the cap
 GAS_CAP = 1_000_000
 VOTE_GAS = 400_000  # a vote costs < 150k; a fixed limit skips the estimate
 
@@ -85,10 +85,6 @@ def plan(rounds: int) -> list[list]:
     return votes
 
 
-class GasCapExceeded(AssertionError):
-    """A register transaction with `maxRounds` 100 used more than 1,000,000 gas."""
-
-
 def register_everyone(rewards, net, settled, chunk, chain, sender) -> tuple[list, list]:
     """Registers every worker from the first block after epoch 0, `chunk` entries per call;
     checks each call against the model; returns the points and the gas of every call."""
@@ -115,23 +111,11 @@ def register_everyone(rewards, net, settled, chunk, chain, sender) -> tuple[list
     return points, gas
 
 
-OVER_CAP = (
-    "WorkerRewards.register walks ~11.4k gas per entry (_walk, WorkerRewards.sol:206, reads "
-    "voting.settledRounds: three cold slots per entry), not the 6-8k API.md states, so "
-    "maxRounds 100 (API.md; worker/registration.py DEFAULT_CHUNK) costs ~1.18M gas, over the "
-    "1M cap; 84 entries is the most that fits"
-)
-
-
 @pytest.mark.parametrize(
     ("network", "rounds"),
     [
         ("local", 24),
-        pytest.param(
-            "mainnet",
-            672,
-            marks=pytest.mark.xfail(strict=True, raises=GasCapExceeded, reason=OVER_CAP),
-        ),
+        ("mainnet", 672),
     ],
 )
 def test_shipped_cadence__every_worker_registers_in_bounded_chunks_and_is_paid(
@@ -169,14 +153,14 @@ def test_shipped_cadence__every_worker_registers_in_bounded_chunks_and_is_paid(
     assert net.voting.epochEntries(0) == (0, rounds)
 
     snapshot = chain.snapshot()
-    points_100, gas_100 = register_everyone(rewards, net, settled, CHUNK, chain, outsider)
+    points_default, gas_default = register_everyone(rewards, net, settled, CHUNK, chain, outsider)
     chain.restore(snapshot)
     points, gas = register_everyone(rewards, net, settled, SAFE_CHUNK, chain, outsider)
-    assert points == points_100
-    assert max(gas) <= GAS_CAP
+    assert points == points_default
+    assert max(gas) <= GAS_CAP and max(gas_default) <= GAS_CAP
     print(
         f"\n{network}: {rounds} rounds played in {played:.0f} s; register gas max "
-        f"{max(gas_100)} (chunks of {CHUNK}), {max(gas)} (chunks of {SAFE_CHUNK})"
+        f"{max(gas_default)} (chunks of {CHUNK}), {max(gas)} (chunks of {SAFE_CHUNK})"
     )
 
     chain.pending_timestamp = end + p["registration_window"] + 1
@@ -193,5 +177,3 @@ def test_shipped_cadence__every_worker_registers_in_bounded_chunks_and_is_paid(
     assert (info.paid, info.movedOut) == (paid, rolled)
     assert paid + rolled == pot
     assert rewards.balance == rolled == rewards.epochInfo(1).pot
-    if max(gas_100) > GAS_CAP:
-        raise GasCapExceeded(f"register with maxRounds {CHUNK}: {max(gas_100)} gas")
