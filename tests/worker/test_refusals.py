@@ -4,12 +4,14 @@ import pytest
 from eth_utils import keccak
 
 from tests.worker.chainutil import connection_for
+from worker.descriptor import RoundNaming
 from worker.metrics import Metrics
 from worker.refusals import BACKOFF_FIRST, Refusals, classify
 from worker.state import StateStore
 from worker.submit import Submitter
 
-VID, RESULT = keccak(text="refused round"), keccak(text="root")
+DESC = RoundNaming.of("refusals-test", {}, ["uint256"]).event("refused round")
+VID, RESULT = DESC.voting_id, keccak(text="root")
 
 
 @pytest.mark.parametrize(
@@ -77,7 +79,7 @@ def test_ensure__drained_account_refused_not_sent_then_sent_after_top_up(
         raw_send = conn.web3.eth.send_raw_transaction
         try:
             conn.web3.eth.send_raw_transaction = lambda raw: sends.append(raw) or raw_send(raw)
-            assert submitter.ensure("vote", VID, 1, RESULT) == "refused:funds"
+            assert submitter.ensure("vote", VID, 1, RESULT, descriptor=DESC) == "refused:funds"
             assert "vote 0x" in caplog.text and "refused by the node (funds)" in caplog.text
             assert "vote sent" not in caplog.text
             for _ in range(5):  # within the backoff: nothing re-signed, nothing sent
