@@ -1,6 +1,7 @@
 """Fixtures of the worker integration tests: a broker, a deployed network, worker processes."""
 
 import signal
+import time
 
 import pytest
 from ape import chain
@@ -33,6 +34,12 @@ def deploy(project, owner, accounts, tmp_path):
         rewards = owner.deploy(project.WorkerRewards, owner, voting, ZERO_ADDRESS,
                                REGISTRATION_WINDOW, CLAIM_EXPIRY, [2500] * 4)  # fmt: skip
         manifest = ln.write_manifest(tmp_path / "manifest.json", chain.chain_id, voting, rewards)
+        # NOTE: the session's chain clock falls behind wall time when earlier tests' snapshots are
+        # reverted; the workers' windows follow wall time and open only once ended on chain.
+        wall = int(time.time()) + 1
+        if chain.pending_timestamp < wall:
+            chain.pending_timestamp = wall
+            chain.mine()
         return voting, manifest
 
     return create
