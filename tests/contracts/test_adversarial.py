@@ -30,6 +30,16 @@ def goto(chain, timestamp: int) -> None:
     chain.mine()
 
 
+def play(voting, workers, key: str, results: list) -> bytes:
+    """Opens the event round about `key` with workers[0]'s vote; workers[i] vote results[i]."""
+    descriptor = event_descriptor(key)
+    voting.openAndVote(descriptor, results[0], sender=workers[0])
+    voting_id = descriptor_id(descriptor)
+    for worker, result in zip(workers[1:], results[1:]):
+        voting.vote(voting_id, result, sender=worker)
+    return voting_id
+
+
 def salt_of(worker) -> bytes:
     return keccak(text=f"salt of {worker.address}")
 
@@ -114,10 +124,7 @@ def test_early_opener__cannot_expire_a_window_round(
 def test_quorum__starts_the_clock_with_the_threshold_th_voter(create_voting, chain):
     net = create_voting("3/5")
     voting, w = net.voting, net.workers
-    descriptor = event_descriptor("settlement 1")
-    voting_id = descriptor_id(descriptor)
-    voting.openAndVote(descriptor, BAD, sender=w[0])
-    voting.vote(voting_id, OTHER, sender=w[1])
+    voting_id = play(voting, w, "settlement 1", [BAD, OTHER])
     assert voting.roundState(voting_id).deadline == 0
     receipt = voting.vote(voting_id, TRUE, sender=w[2])
     deadline = receipt.timestamp + HOUR
@@ -186,11 +193,7 @@ def test_plurality__with_attempt_two_quorum_records_leader(create_voting, chain)
     """The same split with `threshold` distinct voters in attempt 2 is a real plurality."""
     net = create_voting("3/5", fallback="plurality", plurality_min_votes=2)
     voting, w = net.voting, net.workers
-    descriptor = event_descriptor("split hour")
-    voting_id = descriptor_id(descriptor)
-    voting.openAndVote(descriptor, TRUE, sender=w[0])
-    voting.vote(voting_id, OTHER, sender=w[1])
-    voting.vote(voting_id, BAD, sender=w[2])
+    voting_id = play(voting, w, "split hour", [TRUE, OTHER, BAD])
     goto(chain, voting.roundState(voting_id).deadline + 1)
     voting.finalize(voting_id, sender=w[0])
     for worker, result in zip(w[:3], [TRUE, TRUE, OTHER]):
@@ -270,11 +273,8 @@ def test_pause__late_votes_still_count(create_voting, chain, owner):
     """A pause stops rounds, not the late votes of a decided round (they end in block time)."""
     net = create_voting("3/5")
     voting, w = net.voting, net.workers
-    descriptor = event_descriptor("late while paused")
-    voting_id = descriptor_id(descriptor)
-    voting.openAndVote(descriptor, TRUE, sender=w[0])
-    voting.vote(voting_id, TRUE, sender=w[1])
-    voting.vote(voting_id, TRUE, sender=w[2])  # quorum and consensus at once
+    # Quorum and consensus at once.
+    voting_id = play(voting, w, "late while paused", [TRUE, TRUE, TRUE])
     late_until = voting.roundState(voting_id).deadline
     voting.pause(sender=owner)
     chain.pending_timestamp = late_until
@@ -292,11 +292,7 @@ def test_pause__late_votes_still_count(create_voting, chain, owner):
 def test_pause__longer_than_the_window_fails_nothing(create_voting, chain, owner):
     net = create_voting("3/5")
     voting, w = net.voting, net.workers
-    descriptor = event_descriptor("paused hour")
-    voting_id = descriptor_id(descriptor)
-    voting.openAndVote(descriptor, TRUE, sender=w[0])
-    voting.vote(voting_id, TRUE, sender=w[1])
-    voting.vote(voting_id, OTHER, sender=w[2])  # quorum: the clock runs
+    voting_id = play(voting, w, "paused hour", [TRUE, TRUE, OTHER])  # quorum: the clock runs
     deadline = voting.roundState(voting_id).deadline
     paused_at = voting.pause(sender=owner).timestamp
     goto(chain, deadline + 5 * HOUR)
@@ -316,10 +312,7 @@ def test_pause__longer_than_the_window_fails_nothing(create_voting, chain, owner
 def test_pause__deadline_second_is_exact(create_voting, chain, owner):
     net = create_voting("2/3")
     voting, w = net.voting, net.workers
-    descriptor = event_descriptor("exact")
-    voting_id = descriptor_id(descriptor)
-    voting.openAndVote(descriptor, TRUE, sender=w[0])
-    voting.vote(voting_id, OTHER, sender=w[1])
+    voting_id = play(voting, w, "exact", [TRUE, OTHER])
     deadline = voting.roundState(voting_id).deadline
     paused_at = voting.pause(sender=owner).timestamp
     chain.pending_timestamp = paused_at + 100
@@ -341,10 +334,7 @@ def test_pause__deadline_second_is_exact(create_voting, chain, owner):
 
 def _to_failover(net, chain) -> bytes:
     voting, w = net.voting, net.workers
-    descriptor = event_descriptor("failover hour")
-    voting_id = descriptor_id(descriptor)
-    voting.openAndVote(descriptor, TRUE, sender=w[0])
-    voting.vote(voting_id, OTHER, sender=w[1])
+    voting_id = play(voting, w, "failover hour", [TRUE, OTHER])
     for _attempt in (1, 2):
         goto(chain, voting.roundState(voting_id).deadline + 1)
         voting.finalize(voting_id, sender=w[0])
@@ -374,10 +364,7 @@ def test_failover__timeout_chains_the_round_as_failed(create_voting, chain, fail
 def test_failover__request_names_its_timeout(create_voting, chain, failover_account):
     net = create_voting("2/3", fallback="failover", failover=failover_account.address)
     voting, w = net.voting, net.workers
-    descriptor = event_descriptor("failover hour")
-    voting_id = descriptor_id(descriptor)
-    voting.openAndVote(descriptor, TRUE, sender=w[0])
-    voting.vote(voting_id, OTHER, sender=w[1])
+    voting_id = play(voting, w, "failover hour", [TRUE, OTHER])
     goto(chain, voting.roundState(voting_id).deadline + 1)
     voting.finalize(voting_id, sender=w[0])
     goto(chain, voting.roundState(voting_id).deadline + 1)
