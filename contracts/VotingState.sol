@@ -17,10 +17,18 @@ abstract contract VotingState is WorkerPool {
     bytes32 public immutable genesis;
     /// @inheritdoc IWorkerVoting
     uint256 public immutable epochStart;
+    /// @inheritdoc IWorkerVoting
+    uint256 public immutable epochLength;
 
-    constructor(address initialOwner, Config memory config, uint256 epochLength_, uint256 maxWindow_)
-        WorkerPool(initialOwner, config, maxWindow_, epochLength_)
-    {
+    constructor(
+        address initialOwner,
+        Config memory config,
+        uint256 epochLength_,
+        uint256 maxWindow_,
+        address admin_
+    ) WorkerPool(initialOwner, config, maxWindow_, admin_) {
+        if (epochLength_ < 1 hours || epochLength_ > 365 days) revert VotingInvalidParameter("epochLength");
+        epochLength = epochLength_;
         genesis = keccak256(abi.encode(block.chainid, address(this)));
         _head = genesis;
         epochStart = block.timestamp;
@@ -39,7 +47,7 @@ abstract contract VotingState is WorkerPool {
         _head = head;
         _chain[index] = votingId;
         // The epoch count stays far below 2^32 (epochs last at least an hour).
-        uint32 epoch = uint32((block.timestamp - epochStart) / _epochLength);
+        uint32 epoch = uint32((block.timestamp - epochStart) / epochLength);
         if (index == 0 || epoch != p.lastEpoch) {
             if (index != 0) _epochEntries[p.lastEpoch].end = index;
             _epochEntries[epoch] = EpochEntries({first: index, end: 0, used: true});
