@@ -39,6 +39,7 @@ from scripts._bench_report import (
 from scripts._voting import pool_admin
 
 HOUR, DAY = 3600, 86_400
+BLOCK_GAS = 6_000_000  # Energy Web Chain's genesis block gas limit
 ZERO_ADDRESS = "0x" + "00" * 20
 POOL_SIZES = (3, 7, 15, 31)
 FALLBACKS = {"alert": 0, "plurality": 1, "failover": 2}
@@ -308,8 +309,18 @@ def measure(owner: AccountAPI, pool: list[AccountAPI], failover: AccountAPI) -> 
                 out["pool"][str(n)] = pool_ops
     click.echo("  finalize paths (4-of-7) ...")
     out["finalize"] = finalize_ops(owner, pool, failover, warn)
+    click.echo("  deployment ...")
+    out["deployment"] = deployment_ops(owner)
     out["warnings"] = warn
     return out
+
+
+def deployment_ops(owner: AccountAPI) -> dict[str, int]:
+    """Gas of deploying the pool administration module and a WorkerVoting on it."""
+    module = owner.deploy(project.WorkerPoolAdmin)
+    voting = owner.deploy(voting_type(), owner, make_config(False, 4), DAY, 2 * HOUR, module)
+    receipts = (chain.get_receipt(c.txn_hash) for c in (module, voting))
+    return dict(zip(("WorkerPoolAdmin", "WorkerVoting"), (r.gas_used for r in receipts)))
 
 
 # -------------------------------------------------------------------------------------------------
@@ -334,6 +345,8 @@ def targets(data: dict[str, Any]) -> list[dict[str, Any]]:
         check("4-of-7 whole round <= 400k (first round of an epoch)",
               op(data, "open", 7, "round_total_first"), 400_000, "gas"),
         check("plain vote at n=31 within 5% of n=3", drift, 0.05, "%"),
+        check("largest deployment transaction <= 6M (Energy Web Chain's genesis block limit)",
+              max(data["deployment"].values()), BLOCK_GAS, "gas"),
     ]  # fmt: skip
 
 
@@ -364,6 +377,8 @@ def tables(data: dict[str, Any]) -> list[Table]:
     pool = [[label] + [fmt_gas(data["pool"][str(n)][k]) for n in POOL_SIZES] for k, label in
             POOL_OPS]  # fmt: skip
     out.append(("Pool changes (gas)", ["operation"] + [f"n={n}" for n in POOL_SIZES], pool))
+    deployed = [[f"deploy {name}", fmt_gas(gas)] for name, gas in data["deployment"].items()]
+    out.append(("Deployment (gas)", ["transaction", "gas"], deployed))
     out.append(target_rows(data["targets"]))
     anc = [[a["source"], a["metric"], a["anchor"], fmt_gas(a["ours"]), a["as"]]
            for a in data["anchors"]]  # fmt: skip
