@@ -194,7 +194,7 @@ abstract contract VotingState is WorkerPool {
     /// when the lengths differ or there are no records.
     /// @dev Reverts with VotingNotRecorded when the round has no recorded result. A view whose
     /// work the caller sizes: one proof check per record. (An OpenZeppelin multiproof, as the
-    /// worker's `proof --multi` writes, verifies against `resultOf` with MerkleProof.multiProofVerify
+    /// worker's `multiproof` command writes, verifies against `resultOf` with MerkleProof.multiProofVerify
     /// off chain or in the caller's contract; it does not fit this contract's code size.)
     function verifyRecords(bytes32 votingId, bytes32[][] calldata proofs, bytes[] calldata encodedRecords)
         external

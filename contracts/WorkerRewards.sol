@@ -67,6 +67,14 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
         uint64[4] offsets;
     }
 
+    /// @dev What a walk over chain entries counts for one worker.
+    struct Tally {
+        uint32 eligible;
+        uint32 tookPart;
+        uint32 accuracy;
+        uint32 speed;
+    }
+
     /// @dev Weights that apply from epoch `fromEpoch` on.
     struct WeightsChange {
         uint64 fromEpoch;
@@ -203,15 +211,28 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
         uint256 to
     ) private returns (uint256) {
         if (from == to) return from;
-        IWorkerVotingTypes.SettledRound[] memory rounds = voting.settledRounds(from, to - from);
-        uint32 eligible = reg.eligible;
-        uint32 tookPart = reg.tookPart;
-        uint32 accuracy = reg.points[2];
-        uint32 speed = reg.points[3];
-        uint256 i;
+        (uint256 counted, Tally memory t) = _count(voting.settledRounds(from, to - from), w, true);
+        reg.eligible += t.eligible;
+        reg.tookPart += t.tookPart;
+        reg.points[2] += t.accuracy;
+        reg.points[3] += t.speed;
+        return from + counted;
+    }
+
+    /// @dev Counts the rounds that concern `w`; with `stopAtLate`, stops before the first round
+    /// still taking late votes. Returns how many rounds it went through, and the counts.
+    function _count(
+        IWorkerVotingTypes.SettledRound[] memory rounds,
+        IWorkerVotingTypes.WorkerInfo memory w,
+        bool stopAtLate
+    ) private view returns (uint256 i, Tally memory t) {
+        uint32 eligible = 0;
+        uint32 tookPart = 0;
+        uint32 accuracy = 0;
+        uint32 speed = 0;
         for (; i < rounds.length; ++i) {
             IWorkerVotingTypes.SettledRound memory r = rounds[i];
-            if (r.lateUntil >= block.timestamp) break;
+            if (stopAtLate && r.lateUntil >= block.timestamp) break;
             if (r.seq < w.joinedSeq || (!w.active && r.seq >= w.leftSeq)) continue;
             ++eligible;
             if (!r.voted.has(w.index)) continue;
@@ -221,17 +242,19 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
                 if (r.early.has(w.index)) ++speed;
             }
         }
-        reg.eligible = eligible;
-        reg.tookPart = tookPart;
-        reg.points[2] = accuracy;
-        reg.points[3] = speed;
-        return from + i;
+        t = Tally(eligible, tookPart, accuracy, speed);
+    }
+
+    /// @dev Availability (took part at least once) and consistency (in every round it was
+    /// eligible for), each 0 or 1.
+    function _flags(uint32 eligible, uint32 tookPart) private pure returns (uint32 available, uint32 consistent) {
+        available = tookPart != 0 ? 1 : 0;
+        consistent = tookPart != 0 && tookPart == eligible ? 1 : 0;
     }
 
     /// @dev Availability and consistency from the walk; the points join the epoch's totals.
     function _complete(Epoch storage ep, Registration storage reg) private {
-        if (reg.tookPart != 0) reg.points[0] = 1;
-        if (reg.tookPart != 0 && reg.tookPart == reg.eligible) reg.points[1] = 1;
+        (reg.points[0], reg.points[1]) = _flags(reg.eligible, reg.tookPart);
         for (uint256 c; c < CATEGORIES; ++c) {
             reg.offsets[c] = ep.totals[c];
             ep.totals[c] += reg.points[c];
@@ -407,22 +430,9 @@ contract WorkerRewards is IWorkerRewards, Ownable2Step, ReentrancyGuard {
         (uint256 first, uint256 end) = voting.epochEntries(epoch);
         if (first < w.joinedIndex) first = w.joinedIndex;
         if (first >= end) return p;
-        IWorkerVotingTypes.SettledRound[] memory rounds = voting.settledRounds(first, end - first);
-        uint256 eligible = 0;
-        uint256 tookPart = 0;
-        for (uint256 i; i < rounds.length; ++i) {
-            IWorkerVotingTypes.SettledRound memory r = rounds[i];
-            if (r.seq < w.joinedSeq || (!w.active && r.seq >= w.leftSeq)) continue;
-            ++eligible;
-            if (!r.voted.has(w.index)) continue;
-            ++tookPart;
-            if (r.agreed.has(w.index)) {
-                ++p.accuracy;
-                if (r.early.has(w.index)) ++p.speed;
-            }
-        }
-        if (tookPart != 0) p.availability = 1;
-        if (tookPart != 0 && tookPart == eligible) p.consistency = 1;
+        (, Tally memory t) = _count(voting.settledRounds(first, end - first), w, false);
+        (p.availability, p.consistency) = _flags(t.eligible, t.tookPart);
+        (p.accuracy, p.speed) = (t.accuracy, t.speed);
     }
 
     /// @notice What `worker` can claim for `epoch` now, per category (availability, consistency,
