@@ -130,7 +130,8 @@ def run(config_path: Path, project: str | None) -> None:
     config = session.config
     with _fatal():
         setup_logging(config.logging.format, config.logging.level)
-    add_secret(config.chain.read_passphrase())
+    with _fatal():
+        add_secret(config.chain.read_passphrase())
     for value in getattr(config.source, "headers", {}).values():
         add_secret(value)
     with _fatal():
@@ -148,6 +149,7 @@ def run(config_path: Path, project: str | None) -> None:
         store.close()
         raise
     metrics, health, server, code = Metrics(), Health(), None, 0
+    conn.attach(metrics, health)  # RPC endpoints and build info
     try:
         if config.metrics.port:
             server = MetricsServer(metrics, health, config.metrics.host, config.metrics.port)
