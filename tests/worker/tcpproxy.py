@@ -7,6 +7,7 @@ gone). `seen(text)` counts the client requests that contained `text` (e.g. a JSO
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -83,8 +84,6 @@ class TcpProxy:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()
