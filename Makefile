@@ -5,6 +5,8 @@ APE := $(VENV)/bin/ape
 ANVIL_NETWORK := ethereum:local:foundry
 # ape-foundry looks for anvil on PATH; setup links it into .venv/bin.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# py-solc-x finds the solc adapter in this checkout's own folder (never the user's ~/.solcx).
+export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 
 .PHONY: setup run test coverage bench check lint slither format clean help
 

@@ -235,6 +235,7 @@ def connect(
     uri = str(getattr(provider, "uri", "") or "")
     if failover is None and uri.startswith(("http://", "https://")):
         failover = _failover(config, [uri], manifest.chain_id)
+        failover.probe_all()  # NOTE: its chain id is checked with the deployment, below
     if failover is not None:
         install(provider.web3, failover)
         failover.start()
