@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent set-up: virtualenv, Python pins, npm pins, solc adapter, anvil link, compile.
+# Idempotent set-up: virtualenv, Python pins, npm pins, solc adapter, anvil link, nats-server,
+# prometheus, compile.
 # A second run only checks the stamps and changes nothing.
 set -euo pipefail
 
@@ -68,6 +69,9 @@ fi
 
 # --- nats-server: the broker the worker's source tests run against (Debian package) --------------
 command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || bash tools/install-nats.sh
+
+# --- prometheus and promtool: the monitoring tests' alert rules and scrapes (Debian package) ------
+{ command -v promtool && command -v prometheus; } >/dev/null || bash tools/install-prometheus.sh
 
 # --- compile: what changed, and every contract importing what changed (tools/fresh_build.py) ----
 "$VENV/bin/python" tools/fresh_build.py >/dev/null
