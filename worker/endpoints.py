@@ -192,10 +192,13 @@ class FailoverProvider(JSONBaseProvider):
             done.wait_for(lambda: accepted() or len(answers) == len(targets))
             if found := accepted():
                 return found[0]
-            first = answers[targets[0].label][1]
-        if isinstance(first, BaseException):
-            raise first
-        return first  # NOTE: the node's refusal (nonce, funds, ...) as its JSON-RPC error
+            ordered = [answers[e.label] for e in targets]
+        # NOTE: a node's refusal ("already known", nonce, funds) as its JSON-RPC error beats a
+        # failed connection: it tells the submitter what happened to the transaction.
+        for ok, answer in ordered:
+            if ok:
+                return answer
+        raise ordered[0][1]
 
     def _failed(self, endpoint: Endpoint, exc: BaseException) -> None:
         text = f"{type(exc).__name__}: {exc}"[:300]

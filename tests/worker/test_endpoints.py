@@ -76,19 +76,36 @@ def test_reads__fail_over_when_an_endpoint_dies_and_raise_when_all_do(proxies):
         w3.eth.block_number  # noqa: B018
 
 
-def test_broadcast__reaches_every_usable_endpoint(proxies, accounts):
-    first, second = proxies
-    provider = failover([first.url, second.url])
-    w3 = Web3(provider)
-    sender, receiver = accounts[5], accounts[6]
+def signed_transfer(sender, receiver):
     txn = chain.provider.network.ecosystem.create_transaction(
         chain_id=chain.chain_id, to=receiver.address, value=1, nonce=sender.nonce,
         gas_limit=21000, gas_price=chain.provider.gas_price, type=0, sender=sender.address,
     )  # fmt: skip
-    signed = sender.sign_transaction(txn)
-    tx_hash = w3.eth.send_raw_transaction(signed.serialize_transaction())
+    return sender.sign_transaction(txn).serialize_transaction()
+
+
+def test_broadcast__reaches_every_usable_endpoint(proxies, accounts):
+    first, second = proxies
+    w3 = Web3(failover([first.url, second.url]))
+    raw = signed_transfer(accounts[5], accounts[6])
+    tx_hash = w3.eth.send_raw_transaction(raw)
     assert first.seen("eth_sendRawTransaction") == 1
     assert second.seen("eth_sendRawTransaction") == 1
+    assert w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10).status == 1
+
+    first.kill()  # a resend: the node's own answer comes back, not the dead endpoint's error
+    with pytest.raises(Exception) as info:
+        w3.eth.send_raw_transaction(raw)
+    assert not isinstance(info.value, OSError) and "nonce" in str(info.value).lower()
+
+
+def test_broadcast__a_frozen_endpoint_does_not_hold_it_up(proxies, accounts):
+    first, second = proxies
+    w3 = Web3(failover([first.url, second.url], timeout=3.0))
+    first.freeze()
+    started = time.monotonic()
+    tx_hash = w3.eth.send_raw_transaction(signed_transfer(accounts[5], accounts[6]))
+    assert time.monotonic() - started < 1.0  # the other endpoint's acceptance is the answer
     assert w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10).status == 1
 
 
