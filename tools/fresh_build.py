@@ -50,7 +50,7 @@ def use_project_solc() -> Path:
     SOLC_DIR.mkdir(exist_ok=True)
     link = SOLC_DIR / f"solc-v{solc_version()}"
     if not link.is_symlink() or os.readlink(link) != str(ADAPTER):
-        tmp = link.with_name(link.name + ".tmp")
+        tmp = link.with_name(f"{link.name}.{os.getpid()}.tmp")
         tmp.unlink(missing_ok=True)
         tmp.symlink_to(ADAPTER)
         tmp.replace(link)  # NOTE: atomic: a parallel test session never sees no link
