@@ -80,11 +80,14 @@ def test_operator_install__has_no_dev_toolchain(operator_venv):
     python = str(operator_venv / "bin" / "python")
     code = ("import importlib.util as u, worker.chain as c, worker.cli as cli;"
             "print([m for m in ('ape_solidity', 'ape_foundry', 'solcx', 'matplotlib', 'scripts')"
-            " if u.find_spec(m)]); print(c.ABI_DIR); print(cli._project_dir(None))")  # fmt: skip
+            " if u.find_spec(m)]); print(c.ABI_DIR); print(cli._project_dir(None));"
+            "from worker.build_info import revision; print(revision())")  # fmt: skip
     done = run([python, "-c", code], cwd=operator_venv.parent,
                env=operator_env(operator_venv.parent, operator_venv))  # fmt: skip
-    missing, abi_dir, project = done.stdout.split("\n")[:3]
+    missing, abi_dir, project, revision = done.stdout.split("\n")[:4]
     assert missing == "[]"
+    head = run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"]).stdout.strip()
+    assert revision == head  # stamped into the wheel by tools/build_wheel.sh
     assert abi_dir.startswith(str(operator_venv)) and project.startswith(str(operator_venv))
     assert not any((operator_venv / "bin" / b).exists() for b in ("node", "npm", "solc", "anvil"))
 

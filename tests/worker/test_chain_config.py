@@ -128,3 +128,13 @@ def test_load_account__other_account_types_need_no_passphrase(tmp_path, accounts
     monkeypatch.setitem(ape_accounts._alias_to_account_cache, "hardware-key", plugin_account)
     chain = load_config(write(tmp_path, with_change("chain.account", "hardware-key"))).chain
     assert load_account(chain, 246) is plugin_account  # no passphrase source, no prompt
+
+
+def test_build_info__revision_of_the_checkout():
+    import subprocess
+
+    from worker.build_info import revision
+
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()  # fmt: skip
+    assert revision() == head
