@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from web3 import Web3
 
 from scripts._localnet import AnvilNode
+from tests.worker.localnet import wait_for
 from tests.worker.tcpproxy import TcpProxy
 from worker.endpoints import FailoverProvider, endpoint_label
 from worker.errors import StartupError
@@ -89,8 +90,9 @@ def test_broadcast__reaches_every_usable_endpoint(proxies, accounts):
     w3 = Web3(failover([first.url, second.url]))
     raw = signed_transfer(accounts[5], accounts[6])
     tx_hash = w3.eth.send_raw_transaction(raw)
-    assert first.seen("eth_sendRawTransaction") == 1
-    assert second.seen("eth_sendRawTransaction") == 1
+    # NOTE: the first acceptance returns; the other endpoint's copy may still be on its way.
+    both = lambda: [p.seen("eth_sendRawTransaction") for p in proxies] == [1, 1]  # noqa: E731
+    wait_for(both, 5, what="the transaction at both endpoints")
     assert w3.eth.wait_for_transaction_receipt(tx_hash, timeout=10).status == 1
 
     first.kill()  # a resend: the node's own answer comes back, not the dead endpoint's error
