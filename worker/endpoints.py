@@ -121,8 +121,6 @@ class FailoverProvider(JSONBaseProvider):
     # ---------------------------------------------------------------------------------------------
 
     def make_request(self, method: Any, params: Any) -> Any:
-        if method == SEND_RAW:
-            return self._broadcast(method, params)
         order = self._order()
         if not order:  # NOTE: fatal, as with one node of another chain: the worker stops
             raise StartupError(
@@ -130,6 +128,8 @@ class FailoverProvider(JSONBaseProvider):
                 "every endpoint serves another chain than chain id "
                 f"{self.chain_id}: " + "; ".join(e.label for e in self.endpoints),
             )
+        if method == SEND_RAW:
+            return self._broadcast(method, params, order)
         error: BaseException | None = None
         for endpoint in order:
             try:
@@ -163,8 +163,7 @@ class FailoverProvider(JSONBaseProvider):
                 endpoint.up = True
         return response
 
-    def _broadcast(self, method: Any, params: Any) -> Any:
-        targets = self._order()
+    def _broadcast(self, method: Any, params: Any, targets: list[Endpoint]) -> Any:
         with self._lock:
             usable = [e for e in targets if e.usable]
         targets = usable or targets

@@ -132,6 +132,8 @@ def test_probe__an_endpoint_of_another_chain_is_never_used(tmp_path, proxies):
         alone = failover([other.uri])
         with pytest.raises(StartupError, match="every endpoint serves another chain"):
             Web3(alone).eth.block_number  # noqa: B018
+        with pytest.raises(StartupError, match="every endpoint serves another chain"):
+            Web3(alone).eth.send_raw_transaction(b"\x01")
 
 
 def test_attach__metrics_and_health_per_endpoint(proxies):
