@@ -5,8 +5,10 @@ APE := $(VENV)/bin/ape
 ANVIL_NETWORK := ethereum:local:foundry
 # ape-foundry looks for anvil on PATH; setup links it into .venv/bin.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# py-solc-x finds the solc adapter in this checkout's own folder (never the user's ~/.solcx).
+export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 
-.PHONY: setup run test coverage bench check lint slither format clean help
+.PHONY: setup run test coverage bench check lint slither format clean help wheel
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -31,6 +33,9 @@ bench: setup  ## Benchmarks (gas of voting and rewards; worker latency, memory, 
 	$(VENV)/bin/python scripts/bench_matching.py
 	$(VENV)/bin/python scripts/bench_plots.py
 
+wheel:  ## The operator's wheel in dist/ (worker, ABIs, network definitions; installs without Node or solc)
+	@bash tools/build_wheel.sh dist
+
 check: setup lint slither  ## Static gates: ruff (lint, format), Slither (no unjustified High/Medium); coverage runs in make test
 
 slither:  ## Slither static analysis of the contracts (own virtualenv .venv-slither)
@@ -44,4 +49,4 @@ format:  ## Apply ruff formatting and fixes
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
 clean:  ## Remove build outputs and caches (keeps .venv and node_modules)
-	rm -rf .build contracts/.cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf .build contracts/.cache .pytest_cache .ruff_cache .hypothesis dist build

@@ -21,6 +21,10 @@ from ape.contracts import ContractInstance
 from ape.exceptions import ContractLogicError
 from eth_utils import is_address, to_checksum_address
 
+from tools.fresh_build import use_project_solc
+
+use_project_solc()  # NOTE: this checkout's compiler link (.solcx/), also for a bare `ape run`
+
 MANIFEST_VERSION = 1
 DEFAULT_DEPLOYMENTS_DIR = Path("deployments")
 ERC20_ABI = [

@@ -14,6 +14,16 @@ from tests.coverage.plugin import (  # noqa: F401
     pytest_sessionfinish,
     pytest_terminal_summary,
 )
+from tools.fresh_build import refresh, use_project_solc
+
+use_project_solc()  # NOTE: this checkout's compiler link (.solcx/), never the user's ~/.solcx
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compiles again the contracts whose imports changed since their last compile (ape by itself
+    compiles only the sources whose own text changed, and would run stale bytecode)."""
+    refresh()
+
 
 ZERO_ADDRESS = "0x" + "00" * 20
 FALLBACKS = {"alert": 0, "plurality": 1, "failover": 2}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent set-up: virtualenv, Python pins, npm pins, solc adapter, anvil link, compile.
+# Idempotent set-up: virtualenv, Python pins, npm pins, solc adapter, anvil link, nats-server,
+# prometheus, compile.
 # A second run only checks the stamps and changes nothing.
 set -euo pipefail
 
@@ -44,14 +45,15 @@ if [ ! -d node_modules ] || [ "$(cat "$STAMPS/npm" 2>/dev/null)" != "$npm_hash" 
   echo "$npm_hash" > "$STAMPS/npm"
 fi
 
-# --- solc adapter: py-solc-x looks for solc-v<version> in $SOLCX_BINARY_PATH or ~/.solcx -----------
+# --- solc adapter: py-solc-x looks for solc-v<version> in $SOLCX_BINARY_PATH ------------------------
+# NOTE: in this checkout's .solcx/, never the user's ~/.solcx: other checkouts keep their own link.
 solc_version="$(node -p 'require("solc/package.json").version')"
 config_version="$(sed -n 's/^  version: *//p' ape-config.yaml | head -n1)"
 [ "$solc_version" = "$config_version" ] \
   || die "npm solc is $solc_version but ape-config.yaml pins solidity $config_version; make them equal"
-solcx_dir="${SOLCX_BINARY_PATH:-$HOME/.solcx}"
-mkdir -p "$solcx_dir"
-link="$solcx_dir/solc-v$solc_version"
+export SOLCX_BINARY_PATH="$ROOT/.solcx"
+mkdir -p "$SOLCX_BINARY_PATH"
+link="$SOLCX_BINARY_PATH/solc-v$solc_version"
 if [ "$(readlink "$link" 2>/dev/null)" != "$ROOT/tools/solc-adapter.js" ]; then
   say "registering solc adapter as $link"
   ln -sfn "$ROOT/tools/solc-adapter.js" "$link"
@@ -68,6 +70,9 @@ fi
 # --- nats-server: the broker the worker's source tests run against (Debian package) --------------
 command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || bash tools/install-nats.sh
 
-# --- compile (ape caches; unchanged sources compile nothing) -----------------------------------------
-"$VENV/bin/ape" compile >/dev/null
+# --- prometheus and promtool: the monitoring tests' alert rules and scrapes (Debian package) ------
+{ command -v promtool && command -v prometheus; } >/dev/null || bash tools/install-prometheus.sh
+
+# --- compile: what changed, and every contract importing what changed (tools/fresh_build.py) ----
+"$VENV/bin/python" tools/fresh_build.py >/dev/null
 say "ready (solc $solc_version, $("$VENV/bin/anvil" --version | head -n1))"

@@ -7,11 +7,12 @@
     worker verify --config worker.yaml FILE  check a record/proof against the chain
 
 The Ape project (network definitions in `ape-config.yaml`) is `--project`, or `WORKER_PROJECT`,
-or the checkout this package lives in, or the current directory. Fatal problems (invalid config,
-wrong chain, not enrolled, locked account) stop the command with one message and an exit code:
-1 in general, 3 contract without code (reset chain), 4 not enrolled or removed, 5 another process
-runs with the account or state directory (`worker.errors.EXIT_*`); `worker run` stops the same way
-when it finds one of them while running.
+or the checkout this package lives in, or the current directory if it has one, or the Energy Web
+networks bundled with the package (`worker/project`, for an install from the wheel). Fatal problems
+(invalid config, wrong chain, not enrolled, locked account) stop the command with one message and
+an exit code: 1 in general, 3 contract without code (reset chain), 4 not enrolled or removed, 5
+another process runs with the account or state directory (`worker.errors.EXIT_*`); `worker run`
+stops the same way when it finds one of them while running.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def _project_dir(option: str | None) -> Path:
         return Path(env).resolve()
     if (_PACKAGE_ROOT / "ape-config.yaml").is_file():
         return _PACKAGE_ROOT
-    return Path.cwd()
+    if (Path.cwd() / "ape-config.yaml").is_file():
+        return Path.cwd()
+    return Path(__file__).resolve().parent / "project"  # the wheel's Energy Web networks
 
 
 def _enter_project(option: str | None) -> Path:
@@ -130,7 +133,8 @@ def run(config_path: Path, project: str | None) -> None:
     config = session.config
     with _fatal():
         setup_logging(config.logging.format, config.logging.level)
-    add_secret(config.chain.read_passphrase())
+    with _fatal():
+        add_secret(config.chain.read_passphrase())
     for value in getattr(config.source, "headers", {}).values():
         add_secret(value)
     with _fatal():
@@ -148,6 +152,7 @@ def run(config_path: Path, project: str | None) -> None:
         store.close()
         raise
     metrics, health, server, code = Metrics(), Health(), None, 0
+    conn.attach(metrics, health)  # RPC endpoints and build info
     try:
         if config.metrics.port:
             server = MetricsServer(metrics, health, config.metrics.host, config.metrics.port)

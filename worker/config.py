@@ -9,8 +9,8 @@ API tokens stay out of the file. The environment wins over the file.
 
 Every model forbids unknown fields, so a typo fails at start instead of being ignored. Any problem
 raises one `ConfigError` naming each field path and the reason, e.g.
-`invalid config worker.yaml: source.poll_interval: must be > 0`. Relative paths
-(`chain.manifest`, `state.directory`) are relative to the directory of the config file.
+`invalid config worker.yaml: source.poll_interval: must be > 0`. Relative paths (`chain.manifest`,
+`chain.passphrase_file`, `state.directory`) are relative to the directory of the config file.
 
 The account passphrase is never part of the config: `chain.passphrase_env` names the environment
 variable that holds it, and `ChainConfig.read_passphrase()` reads it when the account is unlocked.
@@ -192,11 +192,11 @@ def _join(base: Path, path: Path) -> Path:
 
 
 def _resolve_paths(config: WorkerConfig, base: Path) -> WorkerConfig:
-    manifest = config.chain.manifest
-    if manifest is not None and not manifest.is_absolute():
-        config = config.model_copy(
-            update={"chain": config.chain.model_copy(update={"manifest": _join(base, manifest)})}
-        )
+    for name in ("manifest", "passphrase_file"):
+        path = getattr(config.chain, name)
+        if path is not None and not path.is_absolute():
+            chain = config.chain.model_copy(update={name: _join(base, path)})
+            config = config.model_copy(update={"chain": chain})
     directory = config.state.directory
     if not directory.is_absolute():
         state = config.state.model_copy(update={"directory": _join(base, directory)})

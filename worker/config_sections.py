@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -32,6 +33,10 @@ def _require_url(value: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
+def _http_url(value: str) -> str:
+    return _require_url(value, ("http", "https"))
+
+
 def _nats_url(value: str) -> str:
     return _require_url(value, ("nats", "tls", "ws", "wss"))
 
@@ -46,15 +51,28 @@ def _require_subject(value: str) -> str:
 
 
 class ChainConfig(_Section):
-    """Chain access: network, deployment, account, confirmation depth and gas margin."""
+    """Chain access: network, RPC endpoints, deployment, account, confirmation depth, gas margin."""
 
     network: str = Field(description="Ape network choice, e.g. 'energyweb:volta:node'")
+    rpc: list[Annotated[str, AfterValidator(_http_url)]] = Field(
+        default_factory=list,
+        description="RPC endpoints in order of preference (failover); empty: the network's own",
+    )
+    rpc_max_lag: int = Field(
+        5, ge=0, le=10_000, description="blocks an endpoint may lag the best head before failover"
+    )
+    rpc_probe_interval: float = Field(
+        5.0, ge=0.1, le=600, description="seconds between health probes of each endpoint"
+    )
     manifest: Path | None = Field(
         None, description="deployment manifest; None: the deploy default for the network"
     )
-    account: str = Field(min_length=1, description="alias of the Ape keystore account")
+    account: str = Field(min_length=1, description="alias of an Ape account (any account type)")
     passphrase_env: str = Field(
         "WORKER_PASSPHRASE", description="NAME of the environment variable holding the passphrase"
+    )
+    passphrase_file: Path | None = Field(
+        None, description="file holding the passphrase (mode 0600 or stricter); wins over the env"
     )
     confirmations: int = Field(2, ge=0, le=256, description="blocks before an event counts")
     gas_margin: float = Field(1.2, ge=1.0, le=5.0, description="gas limit = estimate x margin")
@@ -78,6 +96,13 @@ class ChainConfig(_Section):
             raise ValueError("must be 'ecosystem:network[:provider]', e.g. 'energyweb:volta:node'")
         return value
 
+    @field_validator("rpc")
+    @classmethod
+    def _rpc_unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists an endpoint twice")
+        return value
+
     @field_validator("passphrase_env")
     @classmethod
     def _passphrase_env(cls, value: str) -> str:
@@ -86,8 +111,44 @@ class ChainConfig(_Section):
         return value
 
     def read_passphrase(self) -> str | None:
-        """The account passphrase from the environment, or None if the variable is not set."""
-        return os.environ.get(self.passphrase_env)
+        """The account passphrase: from `passphrase_file` if set, else from the environment
+        variable `passphrase_env`; None if neither holds one.
+
+        Raises:
+            ConfigError: the file is missing, unreadable, empty, or readable by group or others.
+        """
+        if self.passphrase_file is None:
+            return os.environ.get(self.passphrase_env)
+        return read_secret_file(self.passphrase_file, "chain.passphrase_file")
+
+
+def read_secret_file(path: Path, field: str) -> str:
+    """The content of a secret file without its final line break, after checking its mode.
+
+    Raises:
+        ConfigError: missing, unreadable, not a regular file, empty, or readable by group or
+            others (anyone on the machine could read the secret).
+    """
+    from worker.errors import ConfigError
+
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ConfigError([(field, f"cannot read {path}: {exc.strerror or exc}")]) from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError([(field, f"{path} is not a regular file")])
+    if info.st_mode & 0o044:
+        mode = stat.S_IMODE(info.st_mode)
+        raise ConfigError([(field, f"{path} is readable by group or others (mode {mode:04o}): "
+                                   f"run `chmod 600 {path}`")])  # fmt: skip
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([(field, f"cannot read {path}: {exc}")]) from exc
+    text = text.removesuffix("\n").removesuffix("\r")
+    if not text:
+        raise ConfigError([(field, f"{path} is empty")])
+    return text
 
 
 class HttpSourceConfig(_Section):
