@@ -68,6 +68,9 @@ fi
 # --- nats-server: the broker the worker's source tests run against (Debian package) --------------
 command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || bash tools/install-nats.sh
 
+# --- headless Chromium and chromedriver: the explorer's browser tests (Debian packages) ------------
+command -v chromium >/dev/null && command -v chromedriver >/dev/null || bash tools/install-chromium.sh
+
 # --- compile (ape caches; unchanged sources compile nothing) -----------------------------------------
 "$VENV/bin/ape" compile >/dev/null
 say "ready (solc $solc_version, $("$VENV/bin/anvil" --version | head -n1))"
