@@ -17,10 +17,18 @@ abstract contract VotingState is WorkerPool {
     bytes32 public immutable genesis;
     /// @inheritdoc IWorkerVoting
     uint256 public immutable epochStart;
+    /// @inheritdoc IWorkerVoting
+    uint256 public immutable epochLength;
 
-    constructor(address initialOwner, Config memory config, uint256 epochLength_, uint256 maxWindow_)
-        WorkerPool(initialOwner, config, maxWindow_, epochLength_)
-    {
+    constructor(
+        address initialOwner,
+        Config memory config,
+        uint256 epochLength_,
+        uint256 maxWindow_,
+        address admin_
+    ) WorkerPool(initialOwner, config, maxWindow_, admin_) {
+        if (epochLength_ < 1 hours || epochLength_ > 365 days) revert VotingInvalidParameter("epochLength");
+        epochLength = epochLength_;
         genesis = keccak256(abi.encode(block.chainid, address(this)));
         _head = genesis;
         epochStart = block.timestamp;
@@ -39,7 +47,7 @@ abstract contract VotingState is WorkerPool {
         _head = head;
         _chain[index] = votingId;
         // The epoch count stays far below 2^32 (epochs last at least an hour).
-        uint32 epoch = uint32((block.timestamp - epochStart) / _epochLength);
+        uint32 epoch = uint32((block.timestamp - epochStart) / epochLength);
         if (index == 0 || epoch != p.lastEpoch) {
             if (index != 0) _epochEntries[p.lastEpoch].end = index;
             _epochEntries[epoch] = EpochEntries({first: index, end: 0, used: true});
@@ -171,13 +179,41 @@ abstract contract VotingState is WorkerPool {
     /// @notice Whether a record belongs to the recorded result of `votingId`. The leaf is the
     /// OpenZeppelin standard Merkle tree leaf: keccak256(bytes.concat(keccak256(encodedRecord))),
     /// where `encodedRecord` is the ABI encoding of the record's fields.
+    /// @dev Reverts with VotingNotRecorded when the round has no recorded result.
     function verifyRecord(bytes32 votingId, bytes32[] calldata proof, bytes calldata encodedRecord)
         external
         view
         returns (bool)
     {
-        if (!_recorded(_rounds[votingId].status)) return false;
         bytes32 leaf = keccak256(bytes.concat(keccak256(encodedRecord)));
-        return MerkleProof.verifyCalldata(proof, _leader[votingId], leaf);
+        return MerkleProof.verifyCalldata(proof, _recordedRoot(votingId), leaf);
+    }
+
+    /// @notice Whether every one of `encodedRecords` belongs to the recorded result of `votingId`,
+    /// in one call: `proofs[i]` is the proof of `encodedRecords[i]` (as for verifyRecord). False
+    /// when the lengths differ or there are no records.
+    /// @dev Reverts with VotingNotRecorded when the round has no recorded result. A view whose
+    /// work the caller sizes: one proof check per record. (An OpenZeppelin multiproof, as the
+    /// worker's `proof --multi` writes, verifies against `resultOf` with MerkleProof.multiProofVerify
+    /// off chain or in the caller's contract; it does not fit this contract's code size.)
+    function verifyRecords(bytes32 votingId, bytes32[][] calldata proofs, bytes[] calldata encodedRecords)
+        external
+        view
+        returns (bool)
+    {
+        bytes32 root = _recordedRoot(votingId);
+        uint256 n = encodedRecords.length;
+        if (n == 0 || proofs.length != n) return false;
+        for (uint256 i; i < n; ++i) {
+            bytes32 leaf = keccak256(bytes.concat(keccak256(encodedRecords[i])));
+            if (!MerkleProof.verifyCalldata(proofs[i], root, leaf)) return false;
+        }
+        return true;
+    }
+
+    function _recordedRoot(bytes32 votingId) private view returns (bytes32) {
+        Status status = _rounds[votingId].status;
+        if (!_recorded(status)) revert VotingNotRecorded(votingId, status);
+        return _leader[votingId];
     }
 }

@@ -108,15 +108,11 @@ abstract contract VotingStorage is IWorkerVotingTypes, Ownable2Step {
     // slither-disable-next-line constable-states -- set by WorkerVoting's constructor, moved by every chain entry
     bytes32 internal _head;
 
-    uint256 internal immutable _maxWindow;
-    uint256 internal immutable _epochLength;
+    /// @dev Longest round duration a config may set; fixed by WorkerVoting's constructor.
+    // slither-disable-next-line uninitialized-state,constable-states -- set by WorkerVoting's constructor; WorkerPoolAdmin reads it through delegatecall
+    uint256 internal _maxWindow;
 
-    constructor(address initialOwner, uint256 maxWindow_, uint256 epochLength_) Ownable(initialOwner) {
-        if (maxWindow_ == 0 || maxWindow_ > MAX_DURATION) revert VotingInvalidParameter("maxWindow");
-        if (epochLength_ < 1 hours || epochLength_ > 365 days) revert VotingInvalidParameter("epochLength");
-        _maxWindow = maxWindow_;
-        _epochLength = epochLength_;
-    }
+    constructor(address initialOwner) Ownable(initialOwner) {}
 
     /// @dev The round clock: block time minus the time spent paused; it stands still while paused.
     function _clock(Pool memory p) internal view returns (uint32) {

@@ -8,21 +8,28 @@ import {WorkerPoolAdmin} from "./WorkerPoolAdmin.sol";
 
 /// @title WorkerPool
 /// @notice The worker pool, round parameters, eligibility gate and pause switch of a voting
-/// contract. The administration itself runs in the `admin` module (WorkerPoolAdmin, deployed by
-/// the constructor, fixed for good) through delegatecall; its functions are declared here so the
-/// ABI is one. Views stay here.
+/// contract. The administration itself runs in the `admin` module (a WorkerPoolAdmin whose code
+/// the constructor checks, fixed for good) through delegatecall; its functions are declared here
+/// so the ABI is one. Views stay here.
 abstract contract WorkerPool is VotingStorage, IWorkerVoting {
     using Bitmask for uint64;
 
     /// @notice The module that runs pool administration on this contract's storage.
     address public immutable admin;
 
-    constructor(address initialOwner, Config memory config, uint256 maxWindow_, uint256 epochLength_)
-        VotingStorage(initialOwner, maxWindow_, epochLength_)
+    /// @param admin_ A deployed WorkerPoolAdmin: any other code is refused, so the owner can never
+    /// run code of its choosing on the rounds and the result chain.
+    constructor(address initialOwner, Config memory config, uint256 maxWindow_, address admin_)
+        VotingStorage(initialOwner)
     {
+        if (maxWindow_ == 0 || maxWindow_ > MAX_DURATION) revert VotingInvalidParameter("maxWindow");
+        if (admin_.codehash != keccak256(type(WorkerPoolAdmin).runtimeCode)) {
+            revert VotingInvalidParameter("admin");
+        }
+        _maxWindow = maxWindow_;
+        admin = admin_;
         _validate(config);
         _store(0, config);
-        admin = address(new WorkerPoolAdmin(maxWindow_, epochLength_));
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -93,11 +100,6 @@ abstract contract WorkerPool is VotingStorage, IWorkerVoting {
     /// @inheritdoc IWorkerVoting
     function maxWindow() external view returns (uint256) {
         return _maxWindow;
-    }
-
-    /// @inheritdoc IWorkerVoting
-    function epochLength() external view returns (uint256) {
-        return _epochLength;
     }
 
     /// @notice Parameters that new rounds use, and their version.

@@ -7,14 +7,18 @@ import {VotingStorage} from "./VotingStorage.sol";
 
 /// @title WorkerPoolAdmin
 /// @notice Pool administration of a voting contract: workers, round parameters, eligibility gate,
-/// pause. WorkerVoting deploys one in its constructor and delegates these calls to it, so they run
-/// on WorkerVoting's storage (the same `VotingStorage` layout); called directly, it only ever
-/// touches its own unused storage, whose owner is the voting contract.
+/// pause. Deployed on its own (with WorkerVoting it would not fit one 6M-gas block); a
+/// WorkerVoting accepts it in its constructor only with exactly this code and delegates these
+/// calls to it, so they run on WorkerVoting's storage (the same `VotingStorage` layout). It keeps
+/// no state of its own, so one module can serve any number of voting contracts; called directly,
+/// it only touches its own unused storage, which it owns itself.
 /// @dev Kept apart from the vote path so that WorkerVoting stays under the EIP-170 code size limit.
 contract WorkerPoolAdmin is VotingStorage {
     using Bitmask for uint64;
 
-    constructor(uint256 maxWindow_, uint256 epochLength_) VotingStorage(msg.sender, maxWindow_, epochLength_) {}
+    /// @dev Owns itself: called directly, no owner-only function can run on its own storage. It
+    /// has no immutables, so its code hash is fixed and WorkerVoting's constructor checks it.
+    constructor() VotingStorage(address(this)) {}
 
     // ---------------------------------------------------------------------------------------------
     // Pool

@@ -15,9 +15,18 @@ import {VotingState} from "./VotingState.sol";
 contract WorkerVoting is VotingState {
     using Bitmask for uint64;
 
-    constructor(address initialOwner, Config memory config, uint256 epochLength_, uint256 maxWindow_)
-        VotingState(initialOwner, config, epochLength_, maxWindow_)
-    {}
+    /// @param initialOwner Owner of the pool (adds and removes workers, sets the config, pauses).
+    /// @param config Round parameters of version 0.
+    /// @param epochLength_ Length of a reward epoch in seconds (1 hour to 365 days).
+    /// @param maxWindow_ Longest vote or reveal duration a config may set, in seconds.
+    /// @param admin_ The WorkerPoolAdmin module (checked by code hash).
+    constructor(
+        address initialOwner,
+        Config memory config,
+        uint256 epochLength_,
+        uint256 maxWindow_,
+        address admin_
+    ) VotingState(initialOwner, config, epochLength_, maxWindow_, admin_) {}
 
     // ---------------------------------------------------------------------------------------------
     // Voting

@@ -36,6 +36,7 @@ from scripts._bench_report import (
     write_report,
     write_results,
 )
+from scripts._voting import pool_admin
 
 HOUR, DAY = 3600, 86_400
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -148,7 +149,7 @@ def voting_type() -> Any:
 
 def deploy(owner: AccountAPI, pool: list[AccountAPI], config: tuple):
     """WorkerVoting (one-day epochs, windows up to 2 h) with `pool`; each addWorker's gas."""
-    voting = owner.deploy(voting_type(), owner, config, DAY, 2 * HOUR)
+    voting = owner.deploy(voting_type(), owner, config, DAY, 2 * HOUR, pool_admin(owner))
     return voting, [voting.addWorker(worker, sender=owner).gas_used for worker in pool]
 
 

@@ -29,6 +29,7 @@ from scripts._bench_report import (
     write_report,
     write_results,
 )
+from scripts._voting import deploy_voting
 
 HOUR, DAY = 3_600, 86_400
 WEIGHTS = [1000, 2000, 4000, 3000]
@@ -46,7 +47,7 @@ OUT = Path(__file__).resolve().parent.parent / "bench"
 def deploy(owner: Any, pool: list) -> tuple[Any, Any]:
     """WorkerVoting (2 of 3, 1 h windows, 1-week epochs) with `pool`, and WorkerRewards on it."""
     config = (2, False, HOUR, 0, 0, 0, 3, ZERO, 0)
-    voting = owner.deploy(project.WorkerVoting, owner, config, 7 * DAY, 2 * HOUR)
+    voting = deploy_voting(owner, config, 7 * DAY, 2 * HOUR)
     for worker in pool:
         voting.addWorker(worker, sender=owner)
     rewards = owner.deploy(project.WorkerRewards, owner, voting, ZERO, DAY, 30 * DAY, WEIGHTS)

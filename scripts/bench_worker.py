@@ -37,6 +37,7 @@ from scripts._localnet import (
     worker_config,
     write_manifest,
 )
+from scripts._voting import deploy_voting
 
 OUT = Path(__file__).resolve().parent.parent / "bench"
 WORKERS, THRESHOLD = 7, 4
@@ -49,7 +50,7 @@ def deploy(uri: str, workdir: Path) -> tuple[Any, Path]:
     with networks.parse_network_choice(f"ethereum:local:{uri}") as provider:
         owner = accounts.test_accounts[0]
         config = (THRESHOLD, False, 600, 0, 0, 0, 3, ZERO, 0)
-        voting = owner.deploy(project.WorkerVoting, owner, config, 86_400, 3_600)
+        voting = deploy_voting(owner, config, 86_400, 3_600)
         for i in range(1, WORKERS + 1):
             voting.addWorker(accounts.test_accounts[i], sender=owner)
         weights = [2500, 2500, 2500, 2500]

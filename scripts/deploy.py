@@ -6,7 +6,8 @@ Usage:
         --account deployer [--fund "10 VT"] [--yes] [--force]
 
 `check` validates everything and sends nothing. `contracts` validates the same, shows what it will
-deploy, asks, then deploys WorkerVoting, WorkerRewards (wired to it), sets the eligibility gate,
+deploy, asks, then deploys WorkerPoolAdmin (the pool administration module), WorkerVoting (on that
+module), WorkerRewards (wired to it), sets the eligibility gate,
 enrols the initial workers, optionally funds the current epoch and writes the manifest
 `deployments/<ecosystem>-<network>.json` after every transaction.
 """
@@ -42,8 +43,7 @@ from scripts._deployment import (
 )
 from scripts._params import DeployParams, load_params
 from scripts._report import describe
-
-ZERO_OWNER = "0x" + "00" * 19 + "01"  # stands in for the owner when only checking
+from scripts._voting import deployment_gas
 
 
 @dataclass(frozen=True)
@@ -73,24 +73,16 @@ def _check_gate(params: DeployParams) -> None:
             )
 
 
-def _check_block_gas(provider: ProviderAPI, params: DeployParams, owner: str) -> None:
-    """Stops when the WorkerVoting deployment cannot fit in a block of the connected chain."""
-    args = (owner, params.voting.as_config(), params.reward.epoch_length, params.max_window)
+def _check_block_gas(provider: ProviderAPI, params: DeployParams) -> None:
+    """Stops when a deployment transaction cannot fit in a block of the connected chain."""
     limit = provider.web3.eth.get_block("latest")["gasLimit"]
-    where = f"the block gas limit {limit:,} of {network_name(provider.network)}"
-    try:
-        data = project.WorkerVoting.constructor.serialize_transaction(*args).data
-        gas = provider.web3.eth.estimate_gas({"from": owner, "data": data})
-    except Exception as err:  # NOTE: nodes cap estimates at the block gas limit
-        if "gas" in str(err).lower():
+    needs = deployment_gas(params.voting.as_config(), params.reward.epoch_length, params.max_window)
+    for name, gas in needs.items():
+        if gas > limit:
             raise click.UsageError(
-                f"deploying WorkerVoting does not fit {where} ({err}); nothing was sent"
-            ) from err
-        return  # another failure to estimate: the deployment itself will report it
-    if gas > limit:
-        raise click.UsageError(
-            f"deploying WorkerVoting needs about {gas:,} gas, more than {where}; nothing was sent"
-        )
+                f"deploying {name} needs up to {gas:,} gas, more than the block gas limit "
+                f"{limit:,} of {network_name(provider.network)}; nothing was sent"
+            )
 
 
 def _check_funds(account: AccountAPI, params: DeployParams, fund: int) -> None:
@@ -157,7 +149,7 @@ def preflight(
             _check_funds(account, params, fund)
     if account is not None and account.balance == 0:
         raise click.UsageError(f"{account.address} has no balance to pay for gas")
-    _check_block_gas(provider, params, account.address if account else ZERO_OWNER)
+    _check_block_gas(provider, params)
     return Plan(
         params=params,
         params_file=params_file,
@@ -223,6 +215,8 @@ def execute(plan: Plan, account: AccountAPI) -> dict:
     log.on_record = lambda: write_manifest(plan.manifest, manifest)
     entries = manifest["contracts"]
 
+    module = log.send("deploy WorkerPoolAdmin", account.deploy, project.WorkerPoolAdmin)
+    entries["WorkerPoolAdmin"] = _contract_entry(log)
     voting = log.send(
         "deploy WorkerVoting",
         account.deploy,
@@ -231,6 +225,7 @@ def execute(plan: Plan, account: AccountAPI) -> dict:
         params.voting.as_config(),
         params.reward.epoch_length,
         params.max_window,
+        module,
     )
     entries["WorkerVoting"] = _contract_entry(log)
     reward = params.reward

@@ -7,6 +7,7 @@ from eth_abi import encode
 from eth_utils import keccak
 
 # `--contract-coverage` (see tests/coverage): its hooks are this conftest's.
+from scripts._voting import deploy_voting
 from tests.coverage.plugin import (  # noqa: F401
     pytest_addoption,
     pytest_configure,
@@ -130,7 +131,7 @@ def create_voting(project, owner, workers, extra_workers):
         if pool is None:
             pool = workers[:n] if n <= len(workers) else workers + extra_workers(n - len(workers))
         settings = make_config(threshold=m, **config)
-        voting = owner.deploy(project.WorkerVoting, owner, settings, epoch_length, max_window)
+        voting = deploy_voting(owner, settings, epoch_length, max_window)
         for worker in pool:
             voting.addWorker(worker, sender=owner)
         return Network(voting=voting, workers=pool, threshold=m)

@@ -13,9 +13,12 @@ CONTRACTS = ("WorkerVoting", "WorkerRewards")
 
 
 def shipped_abi(name: str) -> dict:
-    """The ABI document the worker ships for contract `name`, built from .build/__local__.json."""
-    build = json.loads((ROOT / ".build" / "__local__.json").read_text(encoding="utf8"))
-    return {"contractName": name, "abi": build["contractTypes"][name]["abi"]}
+    """The ABI document the worker ships for contract `name`, built from .build/__local__.json:
+    the ABI and the NatSpec (`devdoc`, `userdoc`) of every function, event and error."""
+    built = json.loads((ROOT / ".build" / "__local__.json").read_text(encoding="utf8"))
+    contract = built["contractTypes"][name]
+    return {"contractName": name, "abi": contract["abi"], "devdoc": contract.get("devdoc", {}),
+            "userdoc": contract.get("userdoc", {})}  # fmt: skip
 
 
 def main() -> int:

@@ -246,7 +246,15 @@ def _check_result(voting: Any, voting_id: bytes, root: bytes) -> Check:
 
 def _check_on_chain(voting: Any, voting_id: bytes, doc: dict[str, Any]) -> Check:
     encoded = bytes.fromhex(doc["encoded"][2:])
-    if voting.verifyRecord(voting_id, doc["proof"], encoded):
+    try:
+        verified = voting.verifyRecord(voting_id, doc["proof"], encoded)
+    except Exception as exc:  # NOTE: the contract's named error for a round without a result
+        if type(exc).__name__ != "VotingNotRecorded":
+            raise
+        status = STATUS[int(exc.inputs["status"])]
+        detail = f"the round has no recorded result (VotingNotRecorded, status {status})"
+        return Check("on-chain proof", False, f"verifyRecord refuses: {detail}")
+    if verified:
         return Check("on-chain proof", True, "verifyRecord(votingId, proof, encoded) is true")
     return Check("on-chain proof", False, "verifyRecord(votingId, proof, encoded) is false")
 

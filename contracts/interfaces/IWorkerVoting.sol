@@ -190,6 +190,10 @@ interface IWorkerVotingTypes {
     error VotingNoSuchEntry(uint256 index, uint256 length);
     /// @notice Thrown when voting in a round that was never opened (open it with its descriptor).
     error VotingUnknownRound(bytes32 votingId);
+    /// @notice Thrown when checking records of a round that has no recorded result: never opened
+    /// (status None), still open, failed or awaiting failover. A proof check that returns false
+    /// therefore always means a wrong record or proof, never a wrong round.
+    error VotingNotRecorded(bytes32 votingId, Status status);
     /// @notice Thrown when a descriptor is malformed: zero schedule or encoding, an empty window, or
     /// both a window and an event key.
     error VotingInvalidDescriptor(bytes32 votingId);

@@ -10,6 +10,7 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
+from scripts._voting import pool_admin
 from tests.conftest import (
     FAILOVER_TIMEOUT,
     HOUR,
@@ -146,6 +147,7 @@ def test_plurality_min_votes_below_floor_reverts(project, owner):
             make_config(fallback="plurality", plurality_min_votes=1),
             24 * HOUR,
             2 * HOUR,
+            pool_admin(owner),
         )
 
 
@@ -518,11 +520,11 @@ def test_renounce_ownership__reverts_and_keeps_owner(project, create_voting, own
 
 
 def test_admin_module__direct_calls_touch_nothing_of_the_pool(project, create_voting, owner):
-    """The module runs on the voting contract's storage only through delegatecall; its own
-    owner is the voting contract, so nobody can administer it directly."""
+    """The module runs on the voting contract's storage only through delegatecall; it owns
+    itself, so nobody can administer it directly."""
     net = create_voting("2/3")
     module = project.WorkerPoolAdmin.at(net.voting.admin())
-    assert module.owner() == net.voting.address
+    assert module.owner() == module.address
     with ape.reverts(module.OwnableUnauthorizedAccount, account=owner):
         module.addWorker(owner, sender=owner)
     assert net.voting.workers() == [w.address for w in net.workers]

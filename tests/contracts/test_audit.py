@@ -1,5 +1,6 @@
 """Auditing a recorded round: a record and its Merkle proof, checked by `verifyRecord` on chain."""
 
+import ape
 import pytest
 from eth_abi import encode
 from eth_utils import keccak
@@ -77,18 +78,25 @@ def test_verify_record__tampered_proof_is_false(recorded, tree):
     assert not recorded.verifyRecord(VOTING_ID, [], encoded)
 
 
-def test_verify_record__round_without_recorded_result_is_false(create_voting, tree):
+def test_verify_record__round_without_recorded_result_reverts_with_its_status(create_voting, tree):
+    """A false answer always means a wrong record or proof: a wrong round is a named error."""
     net = create_voting(threshold="2/3")
     voting, proof, encoded = net.voting, tree.get_proof(0), tree.encode(0)
-    assert not voting.verifyRecord(VOTING_ID, proof, encoded)  # never opened
+    with ape.reverts(voting.VotingNotRecorded, votingId=VOTING_ID, status=0):  # never opened
+        voting.verifyRecord(VOTING_ID, proof, encoded)
     voting.openAndVote(DESCRIPTOR, tree.root, sender=net.workers[0])
-    assert not voting.verifyRecord(VOTING_ID, proof, encoded)  # leading, not recorded yet
+    with ape.reverts(voting.VotingNotRecorded, votingId=VOTING_ID, status=1):  # leading only
+        voting.verifyRecord(VOTING_ID, proof, encoded)
+    with ape.reverts(voting.VotingNotRecorded, votingId=VOTING_ID, status=1):
+        voting.verifyRecords(VOTING_ID, [proof], [encoded])
     voting.openAndVote(DESCRIPTOR, tree.root, sender=net.workers[1])
     assert voting.verifyRecord(VOTING_ID, proof, encoded)
-    assert not voting.verifyRecord(keccak(text="another round"), proof, encoded)
+    other = keccak(text="another round")
+    with ape.reverts(voting.VotingNotRecorded, votingId=other, status=0):
+        voting.verifyRecord(other, proof, encoded)
 
 
-def test_verify_record__failed_round_is_false(create_voting, tree, chain):
+def test_verify_record__failed_round_reverts(create_voting, tree, chain):
     net = create_voting(threshold="2/3")
     voting, proof, encoded = net.voting, tree.get_proof(0), tree.encode(0)
     for _attempt in (1, 2):
@@ -97,7 +105,39 @@ def test_verify_record__failed_round_is_false(create_voting, tree, chain):
         chain.pending_timestamp = voting.roundState(VOTING_ID).deadline + 1
         voting.finalize(VOTING_ID, sender=net.workers[2])
     assert voting.roundState(VOTING_ID).status == 7  # Failed: the leading root is no result
-    assert not voting.verifyRecord(VOTING_ID, proof, encoded)
+    with ape.reverts(voting.VotingNotRecorded, votingId=VOTING_ID, status=7):
+        voting.verifyRecord(VOTING_ID, proof, encoded)
+    with ape.reverts(voting.VotingNotRecorded, votingId=VOTING_ID, status=7):
+        voting.verifyRecords(VOTING_ID, [proof], [encoded])
+
+
+def test_verify_records__every_record_in_one_call(recorded, tree):
+    proofs = [tree.get_proof(i) for i in range(len(RECORDS))]
+    records = [tree.encode(i) for i in range(len(RECORDS))]
+    assert recorded.verifyRecords(VOTING_ID, proofs, records)
+    assert recorded.verifyRecords(VOTING_ID, proofs[2:3], records[2:3])
+    assert recorded.verifyRecords(VOTING_ID, proofs[::-1], records[::-1])  # any order
+
+
+@pytest.mark.parametrize("position", [0, 2, 4])  # the first, a middle and the last record
+def test_verify_records__one_bad_record_or_proof_makes_it_false(recorded, tree, position):
+    proofs = [tree.get_proof(i) for i in range(len(RECORDS))]
+    records = [tree.encode(i) for i in range(len(RECORDS))]
+    consumer, generator, hour, wh = RECORDS[position]
+    tampered = list(records)
+    tampered[position] = encode(TYPES, (consumer, generator, hour, wh + 1))
+    assert not recorded.verifyRecords(VOTING_ID, proofs, tampered)
+    swapped = list(proofs)
+    swapped[position] = proofs[(position + 1) % len(proofs)]
+    assert not recorded.verifyRecords(VOTING_ID, swapped, records)
+
+
+def test_verify_records__no_records_or_unequal_lengths_are_false(recorded, tree):
+    proofs = [tree.get_proof(i) for i in range(3)]
+    records = [tree.encode(i) for i in range(3)]
+    assert not recorded.verifyRecords(VOTING_ID, [], [])
+    assert not recorded.verifyRecords(VOTING_ID, proofs, records[:2])
+    assert not recorded.verifyRecords(VOTING_ID, proofs[:2], records)
 
 
 def test_verify_record__record_of_the_outvoted_tree_is_false(create_voting, tree):

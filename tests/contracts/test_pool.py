@@ -3,6 +3,7 @@
 import ape
 import pytest
 
+from scripts._voting import deploy_voting, pool_admin
 from tests.conftest import (
     DAY,
     EPOCH_LENGTH,
@@ -26,7 +27,7 @@ CONFIG_FIELDS = (
 
 @pytest.fixture
 def voting(project, owner):
-    return owner.deploy(project.WorkerVoting, owner, make_config(), EPOCH_LENGTH, MAX_WINDOW)
+    return deploy_voting(owner, make_config(), EPOCH_LENGTH, MAX_WINDOW)
 
 
 @pytest.fixture
@@ -177,8 +178,10 @@ def test_set_config__limits_accepted(voting, owner):
 
 
 def test_deploy__invalid_config_reverts(project, owner):
+    admin = pool_admin(owner)
     with ape.reverts(project.WorkerVoting.VotingInvalidConfig, field="voteDuration"):
-        owner.deploy(project.WorkerVoting, owner, make_config(vote_duration=0), DAY, MAX_WINDOW)
+        owner.deploy(project.WorkerVoting, owner, make_config(vote_duration=0), DAY, MAX_WINDOW,
+                     admin)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -191,14 +194,39 @@ def test_deploy__invalid_config_reverts(project, owner):
     ],
 )
 def test_deploy__invalid_parameter_reverts(project, owner, field, epoch_length, max_window):
+    admin = pool_admin(owner)
     with ape.reverts(project.WorkerVoting.VotingInvalidParameter, field=field):
-        owner.deploy(project.WorkerVoting, owner, make_config(), epoch_length, max_window)
+        owner.deploy(project.WorkerVoting, owner, make_config(), epoch_length, max_window, admin)
+
+
+@pytest.mark.parametrize("kind", ["zero", "account", "other contract"])
+def test_deploy__admin_other_than_the_module_reverts(project, owner, outsider, kind):
+    """Only WorkerPoolAdmin's exact code may run on the pool's storage: no owner's own module."""
+    admin = {"zero": ZERO_ADDRESS, "account": outsider.address,
+             "other contract": lambda: owner.deploy(project.MockToken).address}[kind]  # fmt: skip
+    admin = admin() if callable(admin) else admin
+    with ape.reverts(project.WorkerVoting.VotingInvalidParameter, field="admin"):
+        owner.deploy(project.WorkerVoting, owner, make_config(), DAY, MAX_WINDOW, admin)
+
+
+def test_admin_module__one_module_serves_two_pools_apart(project, owner, workers):
+    """The module reads each pool's own storage: its workers and its maxWindow, never its own."""
+    short = deploy_voting(owner, make_config(), DAY, HOUR)
+    long = deploy_voting(owner, make_config(), DAY, 2 * HOUR)
+    assert short.admin() == long.admin()
+    short.addWorker(workers[0], sender=owner)
+    assert (short.isWorker(workers[0]), long.isWorker(workers[0])) == (True, False)
+    wide = make_config(vote_duration=2 * HOUR)
+    with ape.reverts(short.VotingInvalidConfig, field="voteDuration"):
+        short.setConfig(wide, sender=owner)
+    long.setConfig(wide, sender=owner)
+    assert long.configAt(1).voteDuration == 2 * HOUR
 
 
 def test_deploy__parameter_limits_accepted(project, owner):
     for epoch_length, max_window in [(HOUR, 30 * DAY), (365 * DAY, 1)]:
         config = make_config(vote_duration=1)
-        voting = owner.deploy(project.WorkerVoting, owner, config, epoch_length, max_window)
+        voting = deploy_voting(owner, config, epoch_length, max_window)
         assert (voting.epochLength(), voting.maxWindow()) == (epoch_length, max_window)
 
 
@@ -209,9 +237,9 @@ def test_renounce_ownership__disabled(voting, owner):
 
 
 def test_admin_module__called_directly_reverts(project, voting, owner, workers):
-    """The module's own owner is the voting contract: nobody can administer it directly."""
+    """The module owns itself: nobody can administer its own storage directly."""
     admin = project.WorkerPoolAdmin.at(voting.admin())
-    assert admin.owner() == voting.address
+    assert admin.owner() == admin.address
     with ape.reverts(admin.OwnableUnauthorizedAccount, account=owner):
         admin.addWorker(workers[0], sender=owner)
     with ape.reverts(admin.OwnableUnauthorizedAccount, account=owner):

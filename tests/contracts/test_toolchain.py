@@ -3,13 +3,14 @@
 import ape
 import pytest
 
+from scripts._voting import deploy_voting
 from tests.conftest import EPOCH_LENGTH, MAX_WINDOW, make_config
 
 pytestmark = pytest.mark.smoke
 
 
 def test_deploy_and_read__compiled_with_pinned_solc(project, owner):
-    voting = owner.deploy(project.WorkerVoting, owner, make_config(), EPOCH_LENGTH, MAX_WINDOW)
+    voting = deploy_voting(owner, make_config(), EPOCH_LENGTH, MAX_WINDOW)
     _config, version = voting.currentConfig()
     assert version == 0
     assert voting.configAt(0).voteDuration == 3600
@@ -19,14 +20,14 @@ def test_deploy_and_read__compiled_with_pinned_solc(project, owner):
 
 
 def test_add_worker__emits_event(project, owner, workers):
-    voting = owner.deploy(project.WorkerVoting, owner, make_config(), EPOCH_LENGTH, MAX_WINDOW)
+    voting = deploy_voting(owner, make_config(), EPOCH_LENGTH, MAX_WINDOW)
     receipt = voting.addWorker(workers[0], sender=owner)
     assert receipt.events == [voting.WorkerAdded(worker=workers[0], index=0, joinedSeq=1)]
     assert voting.isWorker(workers[0])
 
 
 def test_vote_by_outsider__reverts_with_custom_error(project, owner, outsider):
-    voting = owner.deploy(project.WorkerVoting, owner, make_config(), EPOCH_LENGTH, MAX_WINDOW)
+    voting = deploy_voting(owner, make_config(), EPOCH_LENGTH, MAX_WINDOW)
     with ape.reverts(voting.VotingNotWorker, account=outsider):
         voting.vote(b"\x01" * 32, b"\x02" * 32, sender=outsider)
 

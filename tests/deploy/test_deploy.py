@@ -2,6 +2,8 @@
 (existing manifest, wrong chain, bad parameters) happening before anything is sent."""
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
@@ -9,7 +11,8 @@ from ape import chain, project
 from eth_utils import to_checksum_address
 from web3 import HTTPProvider, Web3
 
-from scripts._params import namehash
+from scripts._params import load_params, namehash
+from scripts._voting import deployment_gas
 
 pytestmark = pytest.mark.anvil
 
@@ -119,6 +122,7 @@ def test_deploy__manifest_records_everything(
     }
     actions = [record["action"] for record in manifest["transactions"]]
     assert actions == [
+        "deploy WorkerPoolAdmin",
         "deploy WorkerVoting",
         "deploy WorkerRewards",
         "setEligibilityGate",
@@ -473,21 +477,46 @@ def test_deploy__worker_without_gate_role_refused(
     assert nonce_of(deployer.address) == nonce
 
 
-def test_deploy__refused_when_voting_does_not_fit_a_block(
-    run_deploy, write_params, deployments_dir, volta_node, nonce_unchanged
-):
-    node = Web3(HTTPProvider(volta_node)).provider
-    node.make_request("evm_setBlockGasLimit", [hex(6_000_000)])
+@contextmanager
+def block_gas_limit(uri: str, limit: int) -> Iterator[None]:
+    node = Web3(HTTPProvider(uri)).provider
+    node.make_request("evm_setBlockGasLimit", [hex(limit)])
     node.make_request("evm_mine", [])
     try:
-        result = run_deploy(*deploy_args(write_params()))
+        yield
     finally:
         node.make_request("evm_setBlockGasLimit", [hex(30_000_000)])
         node.make_request("evm_mine", [])
 
+
+def test_deploy__fits_energy_web_chains_6m_blocks(run_deploy, write_params, deployments_dir,
+                                                  volta_node):  # fmt: skip
+    """Every deployment transaction fits a 6M block, below the bound the pre-check uses."""
+    params = write_params()
+    with block_gas_limit(volta_node, 6_000_000):
+        result = run_deploy(*deploy_args(params))
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((deployments_dir / "energyweb-volta.json").read_text())
+    assert manifest["status"] == "complete"
+    deployed = load_params(params)
+    bounds = deployment_gas(deployed.voting.as_config(), deployed.reward.epoch_length,
+                            deployed.max_window)  # fmt: skip
+    for record in manifest["transactions"]:
+        assert record["gas_used"] <= 6_000_000
+        name = record["action"].removeprefix("deploy ")
+        if name in bounds:  # the bound holds, and is not so loose that it refuses what fits
+            assert record["gas_used"] <= bounds[name] <= record["gas_used"] * 1.1, (name, record)
+
+
+def test_deploy__refused_when_voting_does_not_fit_a_block(
+    run_deploy, write_params, deployments_dir, volta_node, nonce_unchanged
+):
+    with block_gas_limit(volta_node, 5_000_000):
+        result = run_deploy(*deploy_args(write_params()))
+
     assert result.exit_code == 2
-    assert "deploying WorkerVoting" in result.output
-    assert "the block gas limit 6,000,000 of energyweb:volta" in result.output
+    assert "deploying WorkerVoting needs up to" in result.output
+    assert "the block gas limit 5,000,000 of energyweb:volta" in result.output
     assert not deployments_dir.exists()
 
 

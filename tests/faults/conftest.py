@@ -82,14 +82,16 @@ def deploy(project, node: AnvilNode, workdir: Path, workers: int, threshold: int
     owner = web3.eth.accounts[0]
 
     def create(name: str, *args):
-        abi = abi_document(name)["abi"]
+        abi = [] if name == "WorkerPoolAdmin" else abi_document(name)["abi"]  # the module: no calls
         code = getattr(project, name).contract_type.deployment_bytecode.bytecode
         receipt = _wait(web3, web3.eth.contract(abi=abi, bytecode=code).constructor(*args)
                         .transact({"from": owner}))  # fmt: skip
         return web3.eth.contract(address=receipt["contractAddress"], abi=abi), receipt
 
     settings = make_config(threshold=threshold, **config)
-    voting, receipt = create("WorkerVoting", owner, settings, EPOCH_LENGTH, MAX_WINDOW)
+    module, _ = create("WorkerPoolAdmin")
+    voting, receipt = create("WorkerVoting", owner, settings, EPOCH_LENGTH, MAX_WINDOW,
+                             module.address)  # fmt: skip
     rewards, _ = create("WorkerRewards", owner, voting.address, ZERO_ADDRESS, MAX_WINDOW + 3600,
                         30 * DAY, [2500, 2500, 2500, 2500])  # fmt: skip
     addresses = web3.eth.accounts[1 : workers + 1]

@@ -6,6 +6,7 @@ import time
 import pytest
 from ape import chain
 
+from scripts._voting import deploy_voting
 from tests.conftest import EPOCH_LENGTH, MAX_WINDOW, ZERO_ADDRESS, make_config
 from tests.worker import localnet as ln
 from tests.worker.natsutil import NatsServer
@@ -28,7 +29,7 @@ def deploy(project, owner, accounts, tmp_path):
 
     def create(n: int, threshold: int, **config):
         settings = make_config(threshold=threshold, **config)
-        voting = owner.deploy(project.WorkerVoting, owner, settings, EPOCH_LENGTH, MAX_WINDOW)
+        voting = deploy_voting(owner, settings, EPOCH_LENGTH, MAX_WINDOW)
         for i in range(1, n + 1):
             voting.addWorker(accounts[i], sender=owner)
         rewards = owner.deploy(project.WorkerRewards, owner, voting, ZERO_ADDRESS,

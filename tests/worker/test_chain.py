@@ -61,6 +61,16 @@ def test_shipped_abi__equals_compiled_abi(project, name):
     )
 
 
+def test_shipped_abi__carries_the_natspec_of_views_and_errors():
+    """Auditors read what a view returns and what an error means from the shipped document."""
+    document = abi_document("WorkerVoting")
+    notice = document["userdoc"]["errors"]["VotingNotRecorded(bytes32,uint8)"][0]["notice"]
+    assert "no recorded result" in notice
+    views = document["userdoc"]["methods"]
+    assert "one call" in views["verifyRecords(bytes32,bytes32[][],bytes[])"]["notice"]
+    assert "verifyRecord(bytes32,bytes32[],bytes)" in views
+
+
 @pytest.mark.parametrize(
     ("data", "expected"),
     [

@@ -158,6 +158,7 @@ def test_verify__failed_round_fails_chain_checks(create_voting, tmp_path, chain)
     assert failed_checks(report) == {"result", "on-chain proof", "result chain"}
     details = {check.name: check.detail for check in report.checks}
     assert "no recorded result (status Failed, attempt 2)" in details["result"]
+    assert "no recorded result (VotingNotRecorded, status Failed)" in details["on-chain proof"]
     assert "entry 0 of 1: Failed, attempt 2" in details["result chain"]
 
 
@@ -171,6 +172,7 @@ def test_verify__round_without_result_fails_chain_checks(create_voting, tmp_path
     assert failed_checks(report) == {"result", "on-chain proof", "result chain"}
     details = {check.name: check.detail for check in report.checks}
     assert "status Voting, attempt 1" in details["result"]
+    assert "no recorded result (VotingNotRecorded, status Voting)" in details["on-chain proof"]
     assert "not among the 1 chain entries" in details["result chain"]
 
 
