@@ -94,7 +94,8 @@ def export_command(config_path: Path, voting_id: str, attempt: int | None,
 def multiproof_command(config_path: Path, voting_id: str, indices: tuple[int, ...],
                        attempt: int | None, output: Path | None) -> None:  # fmt: skip
     """Prove records INDICES of round VOTING_ID at once: an OpenZeppelin multiproof (leaves,
-    proof, proofFlags) for `verifyMultiProof` and `WorkerVoting.verifyRecords`."""
+    proof, proofFlags) for `verifyMultiProof`, with each record's own proof for
+    `WorkerVoting.verifyRecords`."""
     from worker.export import multiproof_document
 
     try:

@@ -9,10 +9,11 @@ every hash of it; the root must then equal the round's recorded result (`resultO
 `multiproof_document` proves several records of one round at once, as the library's
 `getMultiProof` does: `leaves` (the records, in the order the proof consumes them), `proof` and
 `proofFlags`, which `StandardMerkleTree.verifyMultiProof(root, leafEncoding, doc)` checks off chain
-and `WorkerVoting.verifyRecords(votingId, proof, proofFlags, encoded)` (OpenZeppelin
-`MerkleProof.multiProofVerify`) on chain. `encoded` holds each leaf's ABI encoding, in the same
-order. The algorithm is OpenZeppelin's: take the deepest pending node; its sibling is either the
-next pending node (flag true) or a proof element (flag false); its parent becomes pending.
+(OpenZeppelin `MerkleProof.multiProofVerify` in a caller's contract, against `resultOf`). The
+document also carries, in the same order, each leaf's ABI encoding (`encoded`) and its own proof
+(`proofs`): `WorkerVoting.verifyRecords(votingId, proofs, encoded)` checks them all in one call.
+The multiproof algorithm is OpenZeppelin's: take the deepest pending node; its sibling is either
+the next pending node (flag true) or a proof element (flag false); its parent becomes pending.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def multiproof_document(
         "indices": chosen,
         "leaves": [dump["values"][i]["value"] for i in chosen],
         "encoded": ["0x" + tree.encode(i).hex() for i in chosen],
+        "proofs": [tree.get_proof(i) for i in chosen],
         "proof": ["0x" + node.hex() for node in proof],
         "proofFlags": flags,
     }

@@ -91,12 +91,15 @@ class Browser:
         return {"ok": self.one("#verify-result").get_attribute("data-ok") == "true",
                 "checks": checks, "text": self.text("#verify-result")}  # fmt: skip
 
-    def screenshot(self, name: str, full: bool = True) -> Path:
+    def screenshot(self, name: str, css: str | None = None) -> Path:
+        """Saves .build/explorer/`name`.png: the element `css`, or the whole page."""
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / f"{name}.png"
-        if full:
-            height = self.js("return document.documentElement.scrollHeight")
-            self.driver.set_window_size(1400, min(int(height) + 40, 12000))
+        if css is not None:
+            self.one(css).screenshot(str(path))
+            return path
+        height = self.js("return document.documentElement.scrollHeight")
+        self.driver.set_window_size(1400, min(int(height) + 40, 12000))
         self.driver.save_screenshot(str(path))
         return path
 

@@ -48,8 +48,9 @@ export const VOTING_ABI = [
     "uint8 index, uint32 joinedSeq, uint32 leftSeq, uint32 late, uint32 joinedIndex))",
   "function verifyRecord(bytes32 votingId, bytes32[] proof, bytes encodedRecord) view " +
     "returns (bool)",
-  "function verifyRecords(bytes32 votingId, bytes32[] proof, bool[] proofFlags, " +
-    "bytes[] encodedRecords) view returns (bool)",
+  "function verifyRecords(bytes32 votingId, bytes32[][] proofs, bytes[] encodedRecords) view " +
+    "returns (bool)",
+  "error VotingNotRecorded(bytes32 votingId, uint8 status)",
   "error VotingUnknownRound(bytes32 votingId)",
 ];
 

@@ -1,7 +1,7 @@
 // Record verification in the browser, from chain data: a proof document (`worker proof`), a whole
 // records tree (`worker export`, @openzeppelin/merkle-tree's standard-v1 dump) or a multiproof
 // (`worker multiproof`). Every hash is recomputed here with ethers; the contract is asked only for
-// what it recorded and for its own check (verifyRecord / verifyRecords).
+// what it recorded and for its own check (verifyRecord / verifyRecords, one proof per record).
 import { RECORDED, coder, ethers } from "./chain.js";
 
 const HASH = /^0x[0-9a-fA-F]{64}$/;
@@ -32,20 +32,11 @@ export function processMultiProof(leaves, proof, flags) {
   return stack.pop() ?? rest.shift();
 }
 
-// OpenZeppelin's multiproof of the nodes at tree `positions` (leaf order: deepest first).
-function multiProof(tree, positions) {
-  const stack = [...positions].sort((a, b) => b - a);
-  const order = [...stack];
+// The proof of the node at tree index `i`: its sibling, its parent's sibling, ... up to the root.
+function proofAt(tree, i) {
   const proof = [];
-  const flags = [];
-  while (stack.length && stack[0] > 0) {
-    const j = stack.shift();
-    const sibling = j % 2 ? j + 1 : j - 1;
-    if (stack[0] === sibling) { flags.push(true); stack.shift(); }
-    else { flags.push(false); proof.push(tree[sibling]); }
-    stack.push((j - 1) >> 1);
-  }
-  return { order, proof, flags };
+  for (let j = i; j > 0; j = (j - 1) >> 1) proof.push(tree[j % 2 ? j + 1 : j - 1]);
+  return proof;
 }
 
 function check(name, ok, detail) {
@@ -139,11 +130,9 @@ async function verifyTree(model, doc) {
     if (!votingId) return { votingId: null, checks };
   }
   checks.push(await resultCheck(model, votingId, root));
-  const positions = values.map((v) => v.treeIndex);
-  const { order, proof, flags } = multiProof(nodes, positions);
-  const byPosition = new Map(values.map((v) => [v.treeIndex, v.value]));
-  const encoded = order.map((p) => coder.encode(leafEncoding, byPosition.get(p)));
-  checks.push(await multiOnChain(model, votingId, proof, flags, encoded));
+  const proofs = values.map((v) => proofAt(nodes, v.treeIndex));
+  const encoded = values.map((v) => coder.encode(leafEncoding, v.value));
+  checks.push(await recordsOnChain(model, votingId, proofs, encoded));
   checks.push(chainCheck(model, votingId, root));
   return { votingId, checks };
 }
@@ -161,7 +150,7 @@ async function verifyMulti(model, doc) {
     ? `${leaves.length} leaves, ${doc.proof.length} proof node(s) lead to ${doc.root}`
     : `the multiproof leads to ${reached}, not ${doc.root}`));
   checks.push(await resultCheck(model, doc.votingId, root));
-  checks.push(await multiOnChain(model, doc.votingId, doc.proof, doc.proofFlags, doc.encoded));
+  checks.push(await recordsOnChain(model, doc.votingId, doc.proofs, doc.encoded));
   checks.push(chainCheck(model, doc.votingId, root));
   return { votingId: doc.votingId, checks };
 }
@@ -178,13 +167,25 @@ async function resultCheck(model, votingId, root) {
   });
 }
 
-async function multiOnChain(model, votingId, proof, flags, encoded) {
-  const name = "on-chain multiproof";
+// verifyRecords over every record with its own proof, CHUNK records per call (one batch).
+const CHUNK = 64;
+
+async function recordsOnChain(model, votingId, proofs, encoded) {
+  const name = "on-chain records";
+  if (!Array.isArray(proofs) || proofs.length !== encoded.length) {
+    return check(name, false, "the document has no proof for each record ('proofs')");
+  }
+  const starts = Array.from({ length: Math.ceil(encoded.length / CHUNK) }, (_, i) => i * CHUNK);
   try {
-    const ok = await model.reader.voting.verifyRecords(votingId, proof, flags, encoded);
-    return check(name, ok, `verifyRecords(votingId, proof, proofFlags, ${encoded.length} records) is ${ok}`);
+    const answers = await Promise.all(starts.map((k) => model.reader.voting.verifyRecords(votingId,
+      proofs.slice(k, k + CHUNK), encoded.slice(k, k + CHUNK))));
+    const ok = answers.every(Boolean);
+    return check(name, ok, `verifyRecords(votingId, proofs, records) is ${ok} for ${encoded.length} ` +
+      `record(s) in ${starts.length} call(s)`);
   } catch (err) {
-    if (err?.revert?.name) return check(name, false, `the contract refused: ${err.revert.name}`);
+    if (err?.revert?.name) {
+      return check(name, false, `the contract refused: ${err.revert.name}(${err.revert.args.join(", ")})`);
+    }
     // NOTE: a deployment from before verifyRecords: the check cannot run, it does not fail.
     return check(name, null, "this deployment has no verifyRecords view (skipped)");
   }
