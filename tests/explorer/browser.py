@@ -95,12 +95,12 @@ class Browser:
         """Saves .build/explorer/`name`.png: the element `css`, or the whole page."""
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / f"{name}.png"
+        height = self.js("return document.documentElement.scrollHeight")
+        self.driver.set_window_size(1400, min(int(height) + 40, 12000))  # nothing clipped
         if css is not None:
             self.one(css).screenshot(str(path))
-            return path
-        height = self.js("return document.documentElement.scrollHeight")
-        self.driver.set_window_size(1400, min(int(height) + 40, 12000))
-        self.driver.save_screenshot(str(path))
+        else:
+            self.driver.save_screenshot(str(path))
         return path
 
     def close(self) -> None:

@@ -54,9 +54,11 @@ function renderRounds() {
         <span class="result">${RECORDED.has(s.status) ? short(s.result) : ""}</span>
         <span>opened ${when(opened(r))}</span><span>settled ${when(settledAt(r))}</span></summary>
       <div class="detail">
-        <p>votingId <code>${r.votingId}</code>${entry ? `, chain entry ${entry.index}` : ""}</p>
-        <p>descriptor: schedule <code>${short(d.schedule)}</code>, window ${d.windowStart ?? ""}–${d.windowEnd ?? ""},
-          event key <code>${short(d.eventKey)}</code>, encoding <code>${short(d.encoding)}</code></p>
+        <p>votingId <code>${r.votingId}</code>${entry ? `, chain entry ${entry.index}, head after it
+          <code>${short(entry.head)}</code> (recomputed)` : ""}</p>
+        <p>descriptor: schedule <code>${short(d.schedule)}</code>, ${d.windowEnd
+          ? `window ${when(d.windowStart)} – ${when(d.windowEnd)} (${d.windowStart}–${d.windowEnd})`
+          : `event key <code>${short(d.eventKey)}</code>`}, encoding <code>${short(d.encoding)}</code></p>
         <table class="votes"><tr><th>attempt</th><th>worker</th><th>result</th><th>verdict</th>
           <th>from opening</th><th>block</th></tr>${votes}</table>
       </div></details>`;
@@ -68,21 +70,23 @@ function voteRows(r, a) {
   const s = r.state;
   const final = a.attempt === s.attempt;
   const out = [];
-  const seen = new Set([...a.votes.keys(), ...a.commits.keys()]);
-  for (const w of [...model.workers.keys()].filter((x) => !seen.has(x))) {
-    if (r.seq >= model.workers.get(w).joinedSeq) out.push(`<tr class="vote" data-worker="${w}" data-attempt="${a.attempt}"
-      data-verdict="missed"><td>${a.attempt}</td><td>${workerCell(w)}</td><td></td><td>missed</td><td></td><td></td></tr>`);
-  }
+  const act = (w) => (a.commits.get(w) ?? a.votes.get(w)).block;
+  const seen = [...new Set([...a.votes.keys(), ...a.commits.keys()])].sort((x, y) => act(x) - act(y));
   for (const w of seen) {
     const v = a.votes.get(w);
     let verdict = v ? "voted" : "committed";
     if (v && final && RECORDED.has(s.status)) verdict = v.result === s.result ? "agree" : "dissent";
     else if (v && !final) verdict = "earlier attempt";
     if (v?.late) verdict += " late";
-    out.unshift(`<tr class="vote" data-worker="${w}" data-attempt="${a.attempt}" data-verdict="${verdict}">
+    out.push(`<tr class="vote" data-worker="${w}" data-attempt="${a.attempt}" data-verdict="${verdict}">
       <td>${a.attempt}</td><td>${workerCell(w)}</td><td><code>${short(v?.result)}</code></td>
       <td class="v-${verdict.split(" ")[0]}">${verdict}</td><td>${secs(voteLatency(a, w))}</td>
       <td>${(v ?? a.commits.get(w)).block}</td></tr>`);
+  }
+  const eligible = (w) => r.seq >= w.joinedSeq && (w.leftSeq == null || r.seq < w.leftSeq);
+  for (const w of [...model.workers.values()].filter((x) => !seen.includes(x.address) && eligible(x))) {
+    out.push(`<tr class="vote" data-worker="${w.address}" data-attempt="${a.attempt}" data-verdict="missed">
+      <td>${a.attempt}</td><td>${workerCell(w.address)}</td><td></td><td>missed</td><td></td><td></td></tr>`);
   }
   return out.join("");
 }
@@ -93,6 +97,11 @@ function period() {
   return [from, to];
 }
 
+// The labels of rounds, for a tooltip ("which rounds?").
+function names(votingIds) {
+  return votingIds.map((id) => roundLabel(model.rounds.get(id))).join(", ");
+}
+
 function renderWorkers() {
   const stats = [...model.workerStats(...period()).values()].sort((a, b) => a.worker.index - b.worker.index);
   const pct = (v) => (v == null ? "–" : `${Math.round(v * 100)}%`);
@@ -101,8 +110,9 @@ function renderWorkers() {
     stats.map((s) => `<tr class="worker-row" data-address="${s.worker.address}">
       <td>${workerCell(s.worker.address)}</td><td data-col="eligible">${s.eligible}</td>
       <td data-col="voted">${s.voted}</td><td data-col="agreed">${s.agreed}</td>
-      <td data-col="dissent">${s.dissent}</td><td data-col="late">${s.late}</td>
-      <td data-col="missed">${s.missed}</td><td data-col="rate">${pct(s.rate)}</td>
+      <td data-col="dissent">${s.dissent}</td>
+      <td data-col="late" title="${esc(names(s.lateRounds))}">${s.late}</td>
+      <td data-col="missed" title="${esc(names(s.missedRounds))}">${s.missed}</td><td data-col="rate">${pct(s.rate)}</td>
       <td data-col="latency">${secs(s.median)}</td></tr>`).join("");
   const label = (s) => model.label(s.worker.address);
   const [from, to] = period();
