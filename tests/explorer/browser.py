@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import time
@@ -91,16 +92,18 @@ class Browser:
         return {"ok": self.one("#verify-result").get_attribute("data-ok") == "true",
                 "checks": checks, "text": self.text("#verify-result")}  # fmt: skip
 
-    def screenshot(self, name: str, css: str | None = None) -> Path:
-        """Saves .build/explorer/`name`.png: the element `css`, or the whole page."""
+    def screenshot(self, name: str, css: str = "body") -> Path:
+        """Saves .build/explorer/`name`.png: the element `css` (default the whole page), also
+        where it reaches beyond the window."""
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / f"{name}.png"
-        height = self.js("return document.documentElement.scrollHeight")
-        self.driver.set_window_size(1400, min(int(height) + 40, 12000))  # nothing clipped
-        if css is not None:
-            self.one(css).screenshot(str(path))
-        else:
-            self.driver.save_screenshot(str(path))
+        x, y, width, height = self.js(
+            "const r = document.querySelector(arguments[0]).getBoundingClientRect();"
+            "return [r.x + scrollX, r.y + scrollY, r.width, r.height];", css)  # fmt: skip
+        clip = {"x": x, "y": y, "width": width, "height": height, "scale": 1}
+        shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True, "clip": clip})  # fmt: skip
+        path.write_bytes(base64.b64decode(shot["data"]))
         return path
 
     def close(self) -> None:
