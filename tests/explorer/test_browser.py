@@ -117,6 +117,13 @@ def test_explorer__loads_the_deployment_in_pages_and_checks_the_result_chain(exp
           f"{explored.stats['total']} RPC calls in {explored.stats['requests']} requests "
           f"{explored.stats['calls']}")  # fmt: skip
     b.screenshot("overview")
+    before = explored.server.stats()
+    load = b.open(explored.server.url)  # the defaults: 2,000 blocks a page, a poll every 3 s
+    after = explored.server.stats()
+    assert len(b.all("details.round")) == 6
+    assert after["calls"]["eth_getLogs"] - before["calls"]["eth_getLogs"] == 1
+    print(f"explorer, default pages: load {load:.2f} s, {after['total'] - before['total']} RPC "
+          f"calls in {after['requests'] - before['requests']} requests")  # fmt: skip
 
 
 @pytest.mark.parametrize(("label", "status", "attempt", "shown"), [

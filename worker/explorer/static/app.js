@@ -7,6 +7,7 @@ import { verifyDocument } from "./verify.js";
 const params = new URLSearchParams(location.search);
 const POLL_MS = Number(params.get("poll") ?? 3000);
 const PAGE_BLOCKS = Number(params.get("page") ?? 2000);
+const BATCH = Number(params.get("batch") ?? 100);
 const $ = (sel) => document.querySelector(sel);
 const short = (h) => (h ? `${h.slice(0, 10)}…` : "");
 const esc = (t) => String(t ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
@@ -226,7 +227,7 @@ async function main() {
   const deployment = await (await fetch("/api/deployment")).json();
   if (deployment.chainId === 246 || deployment.chainId === 73799) symbol = deployment.chainId === 246 ? "EWT" : "VT";
   else symbol = "ETH";
-  model = new Model(new Reader(deployment, PAGE_BLOCKS));
+  model = new Model(new Reader(deployment, PAGE_BLOCKS, BATCH));
   await model.refresh((done, to) => { $("#live").textContent = `loading events: block ${done} of ${to}`; });
   render();
   document.body.dataset.loadMs = String(Math.round(performance.now() - started));

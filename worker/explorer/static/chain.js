@@ -73,6 +73,7 @@ export const REWARDS_ABI = [
 ];
 
 // head' = keccak256(abi.encode(head, index, votingId, result, attempt, votes, kind))
+const PARALLEL = 8;  // eth_getLogs pages in flight at once
 const LINK_TYPES = ["bytes32", "uint32", "bytes32", "bytes32", "uint8", "uint8", "uint8"];
 export const coder = ethers.AbiCoder.defaultAbiCoder();
 
@@ -85,14 +86,15 @@ export function genesisOf(chainId, voting) {
   return ethers.keccak256(coder.encode(["uint256", "address"], [chainId, voting]));
 }
 
-// Reads one deployment through the relay. `page` blocks per eth_getLogs request.
+// Reads one deployment through the relay. `page` blocks per eth_getLogs request, up to `batch`
+// calls per JSON-RPC batch (1: no batches, for a node that refuses them).
 export class Reader {
-  constructor(deployment, page) {
+  constructor(deployment, page, batch = 100) {
     this.deployment = deployment;
     this.page = page;
     // NOTE: ethers sends calls made in the same tick as one JSON-RPC batch (up to 100).
     this.provider = new ethers.JsonRpcProvider(new URL("/rpc", location.href).href,
-      deployment.chainId, { staticNetwork: true, batchMaxCount: 100, batchStallTime: 5 });
+      deployment.chainId, { staticNetwork: true, batchMaxCount: batch, batchStallTime: 5 });
     this.voting = new ethers.Contract(deployment.voting, VOTING_ABI, this.provider);
     this.rewards = new ethers.Contract(deployment.rewards, REWARDS_ABI, this.provider);
     this.interfaces = new Map([[deployment.voting.toLowerCase(), this.voting.interface],
@@ -105,22 +107,27 @@ export class Reader {
     return this.provider.getBlockNumber();
   }
 
-  // Decoded events of both contracts in [from, to], one eth_getLogs per `page` blocks.
+  // Decoded events of both contracts in [from, to], one eth_getLogs per `page` blocks, PARALLEL
+  // pages at a time (ethers sends them in one JSON-RPC batch).
   async events(from, to, onPage) {
-    const out = [];
+    const ranges = [];
     for (let start = from; start <= to; start += this.page) {
-      const end = Math.min(to, start + this.page - 1);
-      const logs = await this.provider.getLogs({ address: [this.deployment.voting,
-        this.deployment.rewards], fromBlock: start, toBlock: end });
-      this.pages += 1;
-      for (const log of logs) {
+      ranges.push([start, Math.min(to, start + this.page - 1)]);
+    }
+    const out = [];
+    for (let k = 0; k < ranges.length; k += PARALLEL) {
+      const group = ranges.slice(k, k + PARALLEL);
+      const pages = await Promise.all(group.map(([start, end]) => this.provider.getLogs({
+        address: [this.deployment.voting, this.deployment.rewards], fromBlock: start, toBlock: end })));
+      this.pages += group.length;
+      for (const log of pages.flat()) {
         const parsed = this.interfaces.get(log.address.toLowerCase())?.parseLog(log);
         if (parsed) {
           out.push({ name: parsed.name, args: parsed.args, block: log.blockNumber,
             tx: log.transactionHash, logIndex: log.index });
         }
       }
-      if (onPage) onPage(end, to);
+      if (onPage) onPage(group.at(-1)[1], to);
     }
     await this.blockTimes(out.map((e) => e.block));
     for (const e of out) e.time = this.times.get(e.block);
