@@ -230,6 +230,7 @@ async function main() {
   model = new Model(new Reader(deployment, PAGE_BLOCKS, BATCH));
   await model.refresh((done, to) => { $("#live").textContent = `loading events: block ${done} of ${to}`; });
   render();
+  $("#live").textContent = `loaded to block ${model.block}; watching for new blocks`;
   document.body.dataset.loadMs = String(Math.round(performance.now() - started));
   document.body.dataset.ready = "1";
   for (const id of ["#period-from", "#period-to"]) $(id).addEventListener("change", renderWorkers);
