@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # py-solc-x finds the solc adapter in this checkout's own folder (never the user's ~/.solcx).
 export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 
-.PHONY: setup run test coverage bench check lint slither format clean help wheel
+.PHONY: setup run test coverage bench check lint slither format clean help wheel explorer
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -18,6 +18,9 @@ setup:  ## Install everything (idempotent): virtualenv, Python and npm pins, sol
 
 run: setup  ## The main job: a local network of 7 worker processes with fault scenarios (ARGS="--sealed" ...)
 	$(APE) run demo --network $(ANVIL_NETWORK) $(ARGS)
+
+explorer: setup  ## The read-only explorer of a deployment (ARGS="--network energyweb:volta:node --manifest deployments/energyweb-volta.json")
+	$(VENV)/bin/python -m worker.cli explorer $(ARGS)
 
 test: setup check  ## Quality gates, then all tests: the embedded chain (contract coverage, 100% required), then the anvil set
 	$(APE) test tests -m "not anvil" -q --contract-coverage --contract-coverage-min 100

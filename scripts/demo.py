@@ -300,6 +300,11 @@ def cli(provider, workers, threshold, rounds, sealed, scenarios, no_faults, head
             console.print(f"  w{w} ({role(net, w)}): points {extra[w]['points']}, "
                           f"claimed {extra[w]['claimed']} ETH")  # fmt: skip
         if hold:
+            from worker.explorer.server import ExplorerServer
+
+            explorer = ExplorerServer(net.uri, net.manifest, port=0 if port_busy(8700) else 8700)
+            explorer.start()
+            console.print(f"Explorer (rounds, votes, rewards, record checks): {explorer.url}")
             console.print("Holding the network up; Ctrl-C to stop.")
             with contextlib.suppress(KeyboardInterrupt):
                 while True:

@@ -73,6 +73,9 @@ command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || bash tools/
 # --- prometheus and promtool: the monitoring tests' alert rules and scrapes (Debian package) ------
 { command -v promtool && command -v prometheus; } >/dev/null || bash tools/install-prometheus.sh
 
+# --- headless Chromium and chromedriver: the explorer's browser tests (Debian packages) ------------
+command -v chromium >/dev/null && command -v chromedriver >/dev/null || bash tools/install-chromium.sh
+
 # --- compile: what changed, and every contract importing what changed (tools/fresh_build.py) ----
 "$VENV/bin/python" tools/fresh_build.py >/dev/null
 say "ready (solc $solc_version, $("$VENV/bin/anvil" --version | head -n1))"

@@ -349,5 +349,9 @@ def _bytes32(text: str) -> bytes:
     return value
 
 
+from worker.cli_export import register  # noqa: E402  export, multiproof, explorer
+
+register(cli)
+
 if __name__ == "__main__":
     cli()
