@@ -260,6 +260,10 @@ class StandardMerkleTree:
             raise InvalidDumpError("tree indices are not one leaf node per record")
         return cls(bytes(nodes), records, list(indices), codec)
 
+    def json_values(self) -> list[list[Any]]:
+        """The records in their JSON forms (as in `dump()`), in record order."""
+        return self._codec.to_json(self._values)
+
     def nodes(self) -> bytes:
         """The tree's nodes, 32 bytes each, in tree order (root first)."""
         return self._nodes
@@ -323,12 +327,7 @@ class StandardMerkleTree:
             value_index = self._lookup.get(self._codec.one(leaf)[2])
             if value_index is None:
                 raise LeafNotFoundError(leaf)
-        i = self._indices[value_index]
-        proof = []
-        while i > 0:
-            proof.append("0x" + self._node(i + 1 if i % 2 else i - 1).hex())
-            i = (i - 1) // 2
-        return proof
+        return proof_of(self._nodes, self._indices[value_index])
 
     @staticmethod
     def verify(root: bytes | str, leaf_hash: bytes | str, proof: Sequence[bytes | str]) -> bool:
@@ -354,6 +353,18 @@ class StandardMerkleTree:
         if not 0 <= index < len(self._values):
             raise LeafIndexError(index, len(self._values))
         return index
+
+
+def proof_of(nodes: bytes, tree_index: int) -> list[str]:
+    """The proof of the leaf at `tree_index` of a tree given as its nodes (32 bytes each, in
+    tree order), as 0x-hex: each node's sibling on the way up to the root."""
+    proof = []
+    i = tree_index
+    while i > 0:
+        sibling = i + 1 if i % 2 else i - 1
+        proof.append("0x" + nodes[32 * sibling : 32 * sibling + 32].hex())
+        i = (i - 1) // 2
+    return proof
 
 
 def _is_index(leaf: Any) -> bool:
