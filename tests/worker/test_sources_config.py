@@ -117,3 +117,18 @@ def test_validator__a_payload_holding_what_its_source_does_not_deliver_is_refuse
         registry.validate(production | consumption)
     with pytest.raises(ValueError, match="holds production"):
         meters.validate(production)
+
+
+def test_window_url__asks_for_the_waiting_windows_without_its_data_newest_first(tmp_path):
+    config = parse_config(BASE | {"sources": [REGISTRY, METERS]})
+    store = StateStore(tmp_path)
+    registry, _ = data_sources(config.all_sources, Intake(CFE, store), store)
+    for k in range(3):  # three windows missed during a downtime, tracked by the trigger
+        store.put_round(bytes([k + 1]) * 32, 1, None, window=(H + 3600 * k, H + 3600 * (k + 1)),
+                        status="skipped")  # fmt: skip
+    store.put_round(b"\x09" * 32, 1, None, window=(H - 3600, H), status="closed")  # given up
+    store.put_input("registry", "k1", H + 3600, H + 7200, {"production": []})
+    store.put_input("meters", "k2", H, H + 3600, {"consumption": []})
+
+    assert registry.windows() == [(H + 7200, H + 10800), (H, H + 3600)]
+    assert registry.window_url.format(start=H, end=H + 3600).endswith(f"?start={H}&end={H + 3600}")

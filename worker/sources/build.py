@@ -93,20 +93,12 @@ def _waiting_windows(store: StateStore, source: str) -> Callable[[], list[tuple[
     """The windows of rounds not computed yet that hold no payload of `source`, newest first."""
 
     def windows() -> list[tuple[int, int]]:
+        rounds = store.rounds("skipped")
         waiting = sorted(
-            {
-                (r.window_start, r.window_end)
-                for r in store.rounds("skipped")
-                if r.window_start is not None and r.event_key is None
-            },
-            reverse=True,
+            {(r.window_start, r.window_end) for r in rounds if r.window_start is not None}
         )
-        missing = [
-            w
-            for w in waiting
-            if not any(i["source"] == source for i in store.inputs_for_window(*w))
-        ]
-        return missing[:CATCH_UP]  # fmt: skip
+        missing = [w for w in reversed(waiting) if source not in store.sources_for_window(*w)]
+        return missing[:CATCH_UP]
 
     return windows
 
