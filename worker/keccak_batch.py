@@ -10,19 +10,23 @@ The permutation is Keccak-f[1600] as specified by its authors (the original padd
 0x80`, not SHA-3's `0x06`), lanes little-endian, rate 136 bytes. Every function here is checked
 against `sha3.keccak_256` (safe-pysha3) and, through the trees, against OpenZeppelin's JS library
 (tests/worker/test_merkle.py). Without numba, `AVAILABLE` is False and `worker.merkle` hashes
-one message at a time instead, with the same results.
+one message at a time instead, with the same results; so it does for trees under `MIN_BATCH`
+leaves, which take milliseconds either way.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import threading
+
 import numpy as np
 
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover - depends on the environment
-    AVAILABLE = False
-else:
-    AVAILABLE = True
+# NOTE: numba is imported on first use only: it adds ~60 MB to a process, which a worker with
+# small rounds (hashed one message at a time below `MIN_BATCH` leaves) never pays.
+AVAILABLE = importlib.util.find_spec("numba") is not None
+MIN_BATCH = 2048  # leaves from which a tree is hashed in one batch
+_lock = threading.Lock()
+_compiled = False
 
 RATE = 136  # bytes absorbed per permutation by Keccak-256
 _LANES = RATE // 8
@@ -257,11 +261,20 @@ def _hash_up(lanes, octets, last_internal, rc):  # pragma: no cover - compiled
             lanes[node, i] = st[i]
 
 
-if AVAILABLE:
-    _rotl = njit(cache=True, inline="always")(_rotl)
-    _permute = njit(cache=True, nogil=True)(_permute)
-    _rows = njit(cache=True, nogil=True)(_rows)
-    _hash_up = njit(cache=True, nogil=True)(_hash_up)
+def _compile() -> None:
+    """Compiles the kernels (or loads them from numba's cache, next to this file) once."""
+    global _compiled, _rotl, _permute, _rows, _hash_up
+    with _lock:
+        if _compiled:
+            return
+        from numba import njit
+
+        # NOTE: in this order: each kernel finds the compiled ones it calls as module globals.
+        _rotl = njit(cache=True, inline="always")(_rotl)
+        _permute = njit(cache=True, nogil=True)(_permute)
+        _rows = njit(cache=True, nogil=True)(_rows)
+        _hash_up = njit(cache=True, nogil=True)(_hash_up)
+        _compiled = True
 
 
 def pad(rows: np.ndarray) -> np.ndarray:
@@ -279,6 +292,7 @@ def pad(rows: np.ndarray) -> np.ndarray:
 def keccak_rows(rows: np.ndarray, twice: bool = False) -> np.ndarray:
     """Keccak-256 of each row of a (n, length) uint8 array, as a (n, 32) uint8 array; `twice`:
     the keccak of each digest (OpenZeppelin's standard leaf of an ABI encoding)."""
+    _compile()
     out = np.empty((len(rows), 4), np.uint64)
     if len(rows):
         _rows(pad(rows), out, twice, _RC)
@@ -299,6 +313,7 @@ def leaf_hashes(encoded: list[bytes]) -> np.ndarray:
 
 def hash_up(nodes: np.ndarray, leaf_count: int) -> None:
     """Fills the internal nodes of a (2n - 1, 32) uint8 tree array whose last n rows are leaves."""
+    _compile()
     last_internal = len(nodes) - leaf_count - 1
     if last_internal >= 0:
         _hash_up(nodes.view("<u8"), nodes, last_internal, _RC)

@@ -117,7 +117,7 @@ def _hash_up(tree: list[bytes], leaf_count: int) -> list[bytes]:
 
 def _rehashed(nodes: bytes, leaf_count: int) -> bytes:
     """The nodes with every internal node hashed again from the leaves."""
-    if keccak_batch.AVAILABLE:
+    if keccak_batch.AVAILABLE and leaf_count >= keccak_batch.MIN_BATCH:
         tree = np.frombuffer(nodes, np.uint8).reshape(-1, 32).copy()
         keccak_batch.hash_up(tree, leaf_count)
         return tree.tobytes()
@@ -192,7 +192,7 @@ class StandardMerkleTree:
         codec = leaf_codec(leaf_encoding)
         values = list(values)
         with _gc_paused():
-            if not keccak_batch.AVAILABLE:
+            if not keccak_batch.AVAILABLE or len(values) < keccak_batch.MIN_BATCH:
                 records, encoded = codec.prepare(values)
                 if not records:
                     raise EmptyTreeError()
@@ -222,7 +222,7 @@ class StandardMerkleTree:
         codec, tree, values, indices = _parse_dump(data)
         with _gc_paused():
             records, encoded = codec.prepare(values)
-            if keccak_batch.AVAILABLE:
+            if keccak_batch.AVAILABLE and len(values) >= keccak_batch.MIN_BATCH:
                 hashes = [h.tobytes() for h in keccak_batch.leaf_hashes(encoded)]
             else:
                 hashes = keccak_all(keccak_all(encoded))

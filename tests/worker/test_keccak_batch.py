@@ -3,6 +3,8 @@ message at a time (the path without numba): the same nodes, indices and roots.""
 
 import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -57,6 +59,7 @@ def cfe_records(count: int, seed: int) -> list[tuple]:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_of__batch_and_one_at_a_time_build_the_same_tree(monkeypatch, types, make, seed):
     records = make(seed)
+    monkeypatch.setattr(merkle.keccak_batch, "MIN_BATCH", 1)
     batch = StandardMerkleTree.of(records, types)
     monkeypatch.setattr(merkle.keccak_batch, "AVAILABLE", False)
     single = StandardMerkleTree.of(records, types)
@@ -64,3 +67,14 @@ def test_of__batch_and_one_at_a_time_build_the_same_tree(monkeypatch, types, mak
     assert batch.tree_indices() == single.tree_indices()
     assert batch.dump() == single.dump()
     assert StandardMerkleTree.load(batch.dump()).root == single.root  # loaded without numba
+    monkeypatch.setattr(merkle.keccak_batch, "AVAILABLE", True)
+    assert StandardMerkleTree.load(single.dump()).nodes() == batch.nodes()  # loaded with it
+
+
+def test_import__numba_loads_only_for_a_batch():
+    code = (
+        "import sys; from worker.merkle import StandardMerkleTree as T; "
+        "T.of([(i,) for i in range(10)], ['uint256']); print('numba' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
