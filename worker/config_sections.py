@@ -97,6 +97,7 @@ class _SourceSection(_Section):
     name: str = Field(min_length=1, max_length=64, description="name in logs, metrics, store")
     delivers: list[Annotated[str, Field(min_length=1)]] | None = Field(
         None,
+        min_length=1,
         description="the workflow's INPUTS this source delivers (default: all of them); a window "
         "waits for every source that delivers one",
     )

@@ -69,6 +69,7 @@ def test_source__a_single_source_still_works_and_is_required():
         ({"sources": [{"kind": "http", "name": "x"}]}, "sources[0].url", "is required"),
         ({"sources": [METERS | {"name": "bad name"}]}, "sources[0].name", "letters, digits"),
         ({"sources": [METERS | {"ack_wait": 0}]}, "sources[0].ack_wait", "must be > 0"),
+        ({"sources": [METERS | {"delivers": []}]}, "sources[0].delivers", "at least 1 item"),
     ],
 )  # fmt: skip
 def test_sources__bad_settings_name_the_field(sources, field, reason):
