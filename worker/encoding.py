@@ -52,7 +52,6 @@ _ADDRESS_TEXT = re.compile(r"0x[0-9a-fA-F]{40}")
 _WORDS = {False: bytes(32), True: (1).to_bytes(32, "big")}
 _PAD = bytes(12)  # an address is left-padded to 32 bytes
 _ZEROS = [bytes(n) for n in range(32)]
-_U64 = (1 << 64) - 1
 
 Record = tuple[Any, ...]  # a record in canonical form
 BASES = ("uint", "int", "bool", "address", "bytes", "string")  # the field types a record may use
@@ -101,11 +100,14 @@ def _int_field(signed: bool, bits: int) -> _Field:
         return values if low <= min(values) and max(values) <= high else None
 
     def column(col: Sequence[Any], out: np.ndarray) -> None:
-        if not signed and max(col) <= _U64:
-            # NOTE: values that fit 64 bits are the last 8 bytes of their word, big-endian
-            words = np.fromiter(col, np.uint64, len(col)).astype(">u8")
-            out[:, 24:] = words.view(np.uint8).reshape(-1, 8)
-            return
+        if not signed:
+            try:  # NOTE: values that fit 64 bits are the last 8 bytes of their word, big-endian
+                words = np.fromiter(col, np.uint64, len(col)).astype(">u8")
+            except OverflowError:
+                pass  # a value of more than 64 bits: whole words below
+            else:
+                out[:, 24:] = words.view(np.uint8).reshape(-1, 8)
+                return
         if signed:
             data = b"".join([v.to_bytes(32, "big", signed=True) for v in col])
         else:
