@@ -82,6 +82,7 @@ def test_http_source__window_url_fetches_each_waiting_window_once(registry):
     spans = [(b.payload["production"][0]["start"], b.source) for b in stored]
     assert spans == [(hour, "registry"), (hour - 3600, "registry")]  # the third has no data: 404
     assert source.stats.unchanged + source.stats.not_modified > 0  # asked again, not delivered
+    assert source.stats.no_data > 0 and source.stats.errors == 0  # a 404: no data yet
 
 
 @pytest.mark.anvil

@@ -52,6 +52,7 @@ class HttpStats(SourceStats):
         retries: Requests sent again after a passing failure.
         not_modified: Polls answered 304 Not Modified (no new data).
         unchanged: Polls answered 200 with the same data as the last delivered batch.
+        no_data: Window fetches answered 404: no data for that window yet (not a failure).
         last_success_at: Unix time of the last poll that reached the API and got a usable answer.
     """
 
@@ -60,6 +61,7 @@ class HttpStats(SourceStats):
     retries: int = 0
     not_modified: int = 0
     unchanged: int = 0
+    no_data: int = 0
     last_success_at: float | None = None
 
 
@@ -225,6 +227,11 @@ class HttpSource:
             async with session.get(url, headers=headers) as response:
                 if response.status == 304:
                     self.stats.not_modified += 1
+                    self.stats.last_success_at = time.time()
+                    return None
+                if response.status == 404 and url != self.url:
+                    # NOTE: a window the API has no data for yet: asked again on the next poll
+                    self.stats.no_data += 1
                     self.stats.last_success_at = time.time()
                     return None
                 if response.status in RETRYABLE_STATUSES:
