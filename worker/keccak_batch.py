@@ -17,7 +17,9 @@ leaves, which take milliseconds either way.
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -25,8 +27,11 @@ import numpy as np
 # small rounds (hashed one message at a time below `MIN_BATCH` leaves) never pays.
 AVAILABLE = importlib.util.find_spec("numba") is not None
 MIN_BATCH = 2048  # leaves from which a tree is hashed in one batch
+SPLIT = 8192  # messages or nodes from which the work is split over the cores
+THREADS = min(2, os.cpu_count() or 1)
 _lock = threading.Lock()
 _compiled = False
+_pool: ThreadPoolExecutor | None = None
 
 RATE = 136  # bytes absorbed per permutation by Keccak-256
 _LANES = RATE // 8
@@ -239,11 +244,11 @@ def _rows(blocks, out, twice, rc):  # pragma: no cover - compiled
             out[k, i] = st[i]
 
 
-def _hash_up(lanes, octets, last_internal, rc):  # pragma: no cover - compiled
-    """Fills nodes `last_internal` .. 0 of a tree array: node i is the keccak of its children
+def _hash_up(lanes, octets, first, last, rc):  # pragma: no cover - compiled
+    """Fills nodes `last` .. `first` of a tree array: node i is the keccak of its children
     2i + 1 and 2i + 2 in ascending byte order (`octets` is `lanes` seen as bytes)."""
     st = np.zeros(25, np.uint64)
-    for node in range(last_internal, -1, -1):
+    for node in range(last, first - 1, -1):
         a, b = 2 * node + 1, 2 * node + 2
         for i in range(32):
             if octets[a, i] != octets[b, i]:
@@ -295,7 +300,8 @@ def keccak_rows(rows: np.ndarray, twice: bool = False) -> np.ndarray:
     _compile()
     out = np.empty((len(rows), 4), np.uint64)
     if len(rows):
-        _rows(pad(rows), out, twice, _RC)
+        blocks = pad(rows)
+        _split(len(rows), lambda a, b: _rows(blocks[a:b], out[a:b], twice, _RC))
     return out.view(np.uint8)
 
 
@@ -314,6 +320,28 @@ def leaf_hashes(encoded: list[bytes]) -> np.ndarray:
 def hash_up(nodes: np.ndarray, leaf_count: int) -> None:
     """Fills the internal nodes of a (2n - 1, 32) uint8 tree array whose last n rows are leaves."""
     _compile()
-    last_internal = len(nodes) - leaf_count - 1
-    if last_internal >= 0:
-        _hash_up(nodes.view("<u8"), nodes, last_internal, _RC)
+    lanes = nodes.view("<u8")
+    high = len(nodes) - leaf_count - 1  # the last internal node
+    low = (1 << (high + 1).bit_length() - 1) - 1 if high >= 0 else 0
+    # NOTE: level by level, [2^k - 1, 2^(k+1) - 2], while levels are large: a level's children
+    # lie in the levels below, so its halves can be hashed at the same time; then the rest.
+    while high - low + 1 >= SPLIT:
+        _split(high - low + 1, lambda a, b, lo=low: _hash_up(lanes, nodes, lo + a, lo + b - 1, _RC))
+        high, low = low - 1, (low - 1) // 2
+    if high >= 0:
+        _hash_up(lanes, nodes, 0, high, _RC)
+
+
+def _split(count: int, work) -> None:
+    """Runs `work(start, end)` over [0, count): in two halves on two threads when there are
+    two cores and at least `SPLIT` items (the kernels release the GIL), else at once."""
+    global _pool
+    if count < SPLIT or THREADS < 2:
+        work(0, count)
+        return
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="keccak")
+    step = -(-count // THREADS)
+    for future in [_pool.submit(work, a, min(count, a + step)) for a in range(0, count, step)]:
+        future.result()

@@ -60,6 +60,8 @@ def cfe_records(count: int, seed: int) -> list[tuple]:
 def test_of__batch_and_one_at_a_time_build_the_same_tree(monkeypatch, types, make, seed):
     records = make(seed)
     monkeypatch.setattr(merkle.keccak_batch, "MIN_BATCH", 1)
+    monkeypatch.setattr(merkle.keccak_batch, "SPLIT", 7)  # halves on two threads from 7 items
+    monkeypatch.setattr(merkle.keccak_batch, "THREADS", 2)
     batch = StandardMerkleTree.of(records, types)
     monkeypatch.setattr(merkle.keccak_batch, "AVAILABLE", False)
     single = StandardMerkleTree.of(records, types)
