@@ -10,6 +10,7 @@ Integers may also be given as decimal or 0x-hex strings and bytes as 0x-hex, the
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
@@ -101,11 +102,9 @@ def _int_field(signed: bool, bits: int) -> _Field:
 
     def column(col: Sequence[Any], out: np.ndarray) -> None:
         if not signed:
-            try:  # NOTE: values that fit 64 bits are the last 8 bytes of their word, big-endian
+            with contextlib.suppress(OverflowError):  # NOTE: then a value needs over 64 bits
+                # NOTE: values that fit 64 bits are the last 8 bytes of their word, big-endian
                 words = np.fromiter(col, np.uint64, len(col)).astype(">u8")
-            except OverflowError:
-                pass  # a value of more than 64 bits: whole words below
-            else:
                 out[:, 24:] = words.view(np.uint8).reshape(-1, 8)
                 return
         if signed:
@@ -232,11 +231,7 @@ def _field(type_text: str) -> _Field:
 
 
 def _columns(records: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    """The columns of records of `width` fields each.
-
-    Raises:
-        ValueError: a record has fewer fields.
-    """
+    """The columns of records of `width` fields each (ValueError if a record has fewer)."""
     # NOTE: zip(*records) would pass every record as an argument: ~5x slower for 100k records.
     try:
         return [list(map(itemgetter(i), records)) for i in range(width)]
