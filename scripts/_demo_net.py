@@ -35,29 +35,33 @@ from worker.state import FILE_NAME
 if TYPE_CHECKING:
     from worker.descriptor import RoundNaming
 
-DATA = Path(__file__).resolve().parent.parent / "examples" / "matching"
-WORKFLOW = "matching-24-7"
+DATA = Path(__file__).resolve().parent.parent / "examples" / "cfe"
+WORKFLOW, CFE_REF = "cfe-24-7", "worker.workflows.cfe:run"
+PARAMS = json.loads((DATA / "params.json").read_text())  # zones, the cross-zone area, tiers
 SCENARIOS = ("offline", "corrupt", "copier", "split", "fallback", "opener")
 WRONG = bytes.fromhex("0bad" * 16)  # the early opener's result
 
 
 def load_hours() -> list[tuple[int, dict, dict]]:
-    """(hour, generation payload, consumption payload) of each hour of the bundled day."""
-    generation = json.loads((DATA / "generation.json").read_text())["generation"]
+    """(hour, production payload, consumption payload) of each hour of the bundled day
+    (examples/cfe: EnergyTag-shaped certificates and meter readings)."""
+    production = json.loads((DATA / "production.json").read_text())["production"]
     consumption = json.loads((DATA / "consumption.json").read_text())["consumption"]
-    hours = sorted({r["hour"] for r in generation} | {r["hour"] for r in consumption})
+    hours = sorted({r["start"] for r in production} | {r["start"] for r in consumption})
     return [
-        (h, {"generation": [r for r in generation if r["hour"] == h]},
-         {"consumption": [r for r in consumption if r["hour"] == h]})
+        (h, {"production": [r for r in production if r["start"] == h]},
+         {"consumption": [r for r in consumption if r["start"] == h]})
         for h in hours
     ]  # fmt: skip
 
 
 def corrupted(payload: dict) -> dict:
-    """The payload with one reading 1 MWh too high (a faulty meter feed)."""
-    readings = [dict(r) for r in payload["generation"]]
+    """The payload with one device's reading 1 MWh too high and without its certificate bundle
+    (a faulty registry feed)."""
+    readings = [dict(r) for r in payload["production"]]
     readings[0]["wh"] += 1_000_000
-    return {"generation": readings}
+    readings[0].pop("certificates", None)
+    return {"production": readings}
 
 
 @dataclass
@@ -224,9 +228,11 @@ class Network:
                 continue
             config = worker_config(self.workdir, f"w{w}", f"TEST::{w}",
                                    f"ethereum:local:{self.uri}", self.manifest, self.nats_url,
-                                   trigger, poll_interval=0.25, workflow_name=WORKFLOW)  # fmt: skip
+                                   trigger, poll_interval=0.25, workflow_name=WORKFLOW,
+                                   workflow_ref=CFE_REF)  # fmt: skip
             data = yaml.safe_load(config.read_text())
             data["source"]["subject"] = self.subject(w)
+            data["workflow"]["params"] = PARAMS
             config.write_text(yaml.safe_dump(data))
             self.workers[w] = WorkerProcess(f"w{w}", config, self.workdir / f"w{w}.log")
             self.workers[w].start()

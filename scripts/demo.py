@@ -5,12 +5,14 @@ Usage: ape run demo --network ethereum:local:foundry [--workers 7 --threshold 4]
 
 Starts a NATS JetStream broker, deploys the contracts through the deploy script (a generated
 parameter file), funds the reward pool, starts one `worker run` process per worker, and feeds one
-hour of the bundled 24/7 matching data set per round, triggering each round with a settlement
-event. An early opener (one more enrolled account) opens every round with a wrong result before the
-workers see the trigger and calls finalize whenever it can; the honest workers still decide. A live
-view shows every round and vote; at the end the epoch's rewards are registered and claimed by each
-worker with `worker claim`, one record is exported and verified with `worker proof` and `worker
-verify`, and a summary is printed. Everything started is stopped on exit or Ctrl-C.
+hour of the bundled 24/7 CFE data set per round (examples/cfe: certificates and meter readings of
+three zones, matched by the `cfe` workflow with the network's tiers), triggering each round with
+a settlement event. An early opener (one more enrolled account) opens every round with a wrong
+result before the workers see the trigger and calls finalize whenever it can; the honest workers
+still decide. A live view shows every round and vote; at the end the epoch's rewards are
+registered and claimed by each worker with `worker claim`, one record is exported and verified
+with `worker proof` and `worker verify`, and a summary is printed. Everything started is stopped
+on exit or Ctrl-C.
 """
 
 from __future__ import annotations

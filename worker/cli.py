@@ -135,8 +135,9 @@ def run(config_path: Path, project: str | None) -> None:
         setup_logging(config.logging.format, config.logging.level)
     with _fatal():
         add_secret(config.chain.read_passphrase())
-    for value in getattr(config.source, "headers", {}).values():
-        add_secret(value)
+    for source in config.all_sources:
+        for value in getattr(source, "headers", {}).values():
+            add_secret(value)
     with _fatal():
         workflow = load_workflow(config.workflow.ref)
         workflow.parse_params(config.workflow.params)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -68,7 +68,8 @@ __all__ = [
 
 ENV_PREFIX = "WORKER_"
 ENV_DELIMITER = "__"
-_TAGGED = {"source": ("http", "nats"), "trigger": ("interval", "event")}  # discriminated unions
+_TAGGED = {"source": ("http", "nats"), "sources": ("http", "nats"),
+           "trigger": ("interval", "event")}  # discriminated unions  # fmt: skip
 
 
 class WorkerConfig(BaseSettings):
@@ -83,7 +84,8 @@ class WorkerConfig(BaseSettings):
     )
 
     chain: ChainConfig
-    source: SourceConfig
+    source: SourceConfig | None = None
+    sources: list[SourceConfig] = []
     trigger: TriggerConfig
     workflow: WorkflowConfig
     rewards: RewardsConfig = RewardsConfig()
@@ -98,11 +100,26 @@ class WorkerConfig(BaseSettings):
         # NOTE: the YAML file arrives as init arguments; listing the environment first makes it win.
         return (env_settings, init_settings)
 
+    @model_validator(mode="after")
+    def _one_way_to_name_sources(self) -> WorkerConfig:
+        if (self.source is None) == (not self.sources):
+            raise ValueError("sources: give one source as `source` or a list as `sources`")
+        names = [source.name for source in self.all_sources]
+        if twice := sorted({name for name in names if names.count(name) > 1}):
+            raise ValueError(f"sources: two sources are named {twice[0]!r}; names must differ")
+        return self
+
+    @property
+    def all_sources(self) -> list[HttpSourceConfig | NatsSourceConfig]:
+        """The data sources: `sources`, or the one `source`."""
+        return list(self.sources) if self.sources else [self.source]
+
     def redacted(self) -> dict[str, Any]:
         """The settings as JSON-ready data with secret values (HTTP headers) masked, for logs."""
         data = self.model_dump(mode="json")
-        if "headers" in data["source"]:
-            data["source"]["headers"] = {k: "***" for k in data["source"]["headers"]}
+        for source in [data["source"] or {}, *data["sources"]]:
+            if "headers" in source:
+                source["headers"] = {k: "***" for k in source["headers"]}
         return data
 
 
@@ -170,6 +187,14 @@ def parse_config(data: Any, source: str | None = None) -> WorkerConfig:
         return WorkerConfig(**data)
     except ValidationError as exc:
         problems = validation_problems(exc, tagged=_TAGGED)
+        given = {str(k).lower() for k in data} | {
+            k.upper().removeprefix(ENV_PREFIX).split(ENV_DELIMITER)[0].lower() for k in os.environ
+        }
+        if not {"source", "sources"} & given and not any(
+            f.startswith("source") for f, _ in problems
+        ):
+            # NOTE: the check that one of the two is given runs only once every section is valid
+            problems.append(("source", "is required (or sources, a list of sources)"))
         raise ConfigError([(f, r + _env_hint(f)) for f, r in problems], source) from exc
     except SettingsError as exc:
         # NOTE: an environment override that is not valid JSON for a list or mapping field.
@@ -256,8 +281,9 @@ def validation_problems(
     problems = []
     for error in exc.errors(include_url=False):
         loc = list(error["loc"])
-        if tagged and len(loc) > 1 and loc[1] in tagged.get(str(loc[0]), ()):
-            del loc[1]
+        tag = 2 if len(loc) > 2 and isinstance(loc[1], int) else 1  # a list item: `sources[0]`
+        if tagged and len(loc) > tag and loc[tag] in tagged.get(str(loc[0]), ()):
+            del loc[tag]
         kind, ctx = error["type"], error.get("ctx") or {}
         if kind in ("union_tag_invalid", "union_tag_not_found"):
             loc.append(ctx.get("discriminator", "kind").strip("'"))

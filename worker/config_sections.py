@@ -20,6 +20,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _WORKFLOW_REF = re.compile(rf"{_IDENT}(\.{_IDENT})*:{_IDENT}(\.{_IDENT})*")
 _NATS_NAME = re.compile(r"[^\s.*>/\\]+")  # stream and durable consumer names
+_SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class _Section(BaseModel):
@@ -151,12 +152,49 @@ def read_secret_file(path: Path, field: str) -> str:
     return text
 
 
-class HttpSourceConfig(_Section):
+class _SourceSection(_Section):
+    """What every source kind shares: its name and the workflow inputs it delivers."""
+
+    name: str = Field(min_length=1, max_length=64, description="name in logs, metrics, store")
+    delivers: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        None,
+        min_length=1,
+        description="the workflow's INPUTS this source delivers (default: all of them); a window "
+        "waits for every source that delivers one",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _source_name(cls, value: str) -> str:
+        if not _SOURCE_NAME.fullmatch(value):
+            raise ValueError("must be letters, digits, '.', '_' or '-', not starting with . _ -")
+        return value
+
+
+def _window_template(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        filled = value.format(start=0, end=1)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"only {{start}} and {{end}} may be filled in ({exc})") from exc
+    if "{start}" not in value or "{end}" not in value:
+        raise ValueError("must hold {start} and {end} (the window, UTC epoch seconds)")
+    _require_url(filled, ("http", "https"))
+    return value
+
+
+class HttpSourceConfig(_SourceSection):
     """An HTTP JSON API, polled at an interval (read-only GET)."""
 
     kind: Literal["http"]
-    name: str = Field("http", min_length=1, description="name in logs, metrics and the store")
-    url: str
+    name: str = Field("http", min_length=1, max_length=64)
+    url: str | None = None
+    window_url: str | None = Field(
+        None,
+        description="template of the URL of one window's data, with {start} and {end}: fetched "
+        "for each window still waiting for this source (catch-up)",
+    )
     poll_interval: float = Field(60.0, gt=0, description="seconds between polls")
     timeout: float = Field(10.0, gt=0, description="seconds per request")
     retries: int = Field(3, ge=0, le=100, description="retries of a failed poll")
@@ -166,25 +204,37 @@ class HttpSourceConfig(_Section):
 
     @field_validator("url")
     @classmethod
-    def _url(cls, value: str) -> str:
-        return _require_url(value, ("http", "https"))
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _require_url(value, ("http", "https"))
+
+    @field_validator("window_url")
+    @classmethod
+    def _window_url(cls, value: str | None) -> str | None:
+        return _window_template(value)
 
     @model_validator(mode="after")
     def _backoff_order(self) -> HttpSourceConfig:
+        if self.url is None and self.window_url is None:
+            raise ValueError("url: is required (or window_url)")
         if self.backoff_max < self.backoff:
             raise ValueError("backoff_max: must be >= backoff")
         return self
 
 
-class NatsSourceConfig(_Section):
+class NatsSourceConfig(_SourceSection):
     """A NATS JetStream subject read through a durable consumer."""
 
     kind: Literal["nats"]
-    name: str = Field("nats", min_length=1, description="name in logs, metrics and the store")
+    name: str = Field("nats", min_length=1, max_length=64)
     servers: list[Annotated[str, AfterValidator(_nats_url)]] = Field(min_length=1)
     stream: str
     subject: str
     durable: str = Field(description="durable consumer name: a restart resumes where it stopped")
+    ack_wait: float = Field(30.0, gt=0, description="seconds before an unacked message comes again")
+    retry_delay: float = Field(
+        1.0, ge=0, description="seconds before a refused message comes again"
+    )
+    backoff_max: float = Field(10.0, gt=0, description="longest delay between connection attempts")
 
     @field_validator("stream", "durable")
     @classmethod

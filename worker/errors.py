@@ -148,6 +148,14 @@ class ConfigError(WorkerError):
         super().__init__(where + "; ".join(f"{f}: {r}" if f else r for f, r in self.problems))
 
 
+class SourceInputsError(ConfigError):
+    """The sources do not fit the workflow's inputs: an input no source delivers, or a source
+    delivering an input the workflow does not declare."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__([("sources", reason)])
+
+
 # -------------------------------------------------------------------------------------------------
 # Triggers
 # -------------------------------------------------------------------------------------------------

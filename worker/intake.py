@@ -10,6 +10,7 @@ terminated), so hostile or contradictory data never blocks a window that also ha
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from worker.errors import InputError, SourceConflictError
@@ -42,6 +43,21 @@ class Intake:
             self.workflow.window_of(payload)
         except InputError as exc:
             raise ValueError(str(exc)) from exc
+
+    def validator(self, source: str, delivers: Sequence[str] | None) -> Callable[[Any], None]:
+        """The check of the payloads of one source: `validate`, and that it holds only the kinds
+        of input (`workflow.inputs`) the source delivers (None: any of them)."""
+        others = sorted(
+            set(self.workflow.inputs or ()) - set(delivers or self.workflow.inputs or ())
+        )
+
+        def check(payload: Any) -> None:
+            self.validate(payload)
+            if held := [name for name in others if payload.get(name)]:
+                raise ValueError(f"source {source!r} delivers {', '.join(delivers or [])}, but "
+                                 f"the payload holds {', '.join(held)}")  # fmt: skip
+
+        return check
 
     async def receive(self, batch: SourceBatch) -> None:
         """Stores one validated payload with its window; the source acks it afterwards.

@@ -17,6 +17,9 @@ from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
+import numpy as np
+
+from worker import keccak_batch
 from worker.encoding import LeafCodec, Record, keccak, keccak_all, leaf_codec
 from worker.errors import (
     EmptyTreeError,
@@ -112,6 +115,47 @@ def _hash_up(tree: list[bytes], leaf_count: int) -> list[bytes]:
     return tree
 
 
+def _rehashed(nodes: bytes, leaf_count: int) -> bytes:
+    """The nodes with every internal node hashed again from the leaves."""
+    if keccak_batch.AVAILABLE and leaf_count >= keccak_batch.MIN_BATCH:
+        tree = np.frombuffer(nodes, np.uint8).reshape(-1, 32).copy()
+        keccak_batch.hash_up(tree, leaf_count)
+        return tree.tobytes()
+    tree = [nodes[i : i + 32] for i in range(0, len(nodes), 32)]
+    return b"".join(_hash_up(tree, leaf_count))
+
+
+def _layout(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the tree as a (2n - 1, 32) array with its leaves placed, each record's tree index) of
+    n leaf hashes in record order: leaves sorted by hash (stable, like the JS library) at the
+    end in reverse order."""
+    count = len(hashes)
+    words = hashes.view(">u8")  # NOTE: big-endian 64-bit words sort like the bytes they hold
+    order = np.argsort(words[:, 0], kind="stable")
+    first = words[order, 0]
+    if (first[1:] == first[:-1]).any():  # equal records, or (rarely) equal first 8 bytes
+        order = np.lexsort(words.T[::-1])  # NOTE: lexsort is stable; its last key is primary
+    size = 2 * count - 1
+    nodes = np.empty((size, 32), np.uint8)
+    nodes[count - 1 :] = hashes[order[::-1]]
+    indices = np.empty(count, np.int64)
+    indices[order] = size - 1 - np.arange(count)
+    return nodes, indices
+
+
+def _tree_of(hashes: list[bytes]) -> tuple[bytes, list[int]]:
+    """(the tree's nodes as one byte string, each record's tree index) of the leaf hashes,
+    hashed one message at a time (without numba)."""
+    order = sorted(range(len(hashes)), key=hashes.__getitem__)
+    size = 2 * len(hashes) - 1
+    tree: list[bytes] = [b""] * size
+    indices = [0] * len(hashes)
+    for leaf_index, value_index in enumerate(order):
+        tree[size - 1 - leaf_index] = hashes[value_index]
+        indices[value_index] = size - 1 - leaf_index
+    return b"".join(_hash_up(tree, len(hashes))), indices
+
+
 # -------------------------------------------------------------------------------------------------
 # The tree
 # -------------------------------------------------------------------------------------------------
@@ -125,9 +169,9 @@ class StandardMerkleTree:
     """
 
     def __init__(
-        self, tree: list[bytes], values: list[Record], indices: list[int], codec: LeafCodec
+        self, nodes: bytes, values: list[Record], indices: list[int], codec: LeafCodec
     ) -> None:
-        self._tree = tree
+        self._nodes = nodes  # the tree's nodes, 32 bytes each, root first
         self._values = values
         self._indices = indices  # tree index of each record
         self._codec = codec
@@ -146,21 +190,26 @@ class StandardMerkleTree:
             LeafEncodingError: the types are invalid or a record does not match them.
         """
         codec = leaf_codec(leaf_encoding)
+        values = list(values)
         with _gc_paused():
-            records, encoded = codec.prepare(list(values))
-            if not records:
-                raise EmptyTreeError()
-            hashes = keccak_all(keccak_all(encoded))
-            # Stable sort by hash, like the JS library: equal leaves keep their input order.
-            order = sorted(range(len(hashes)), key=hashes.__getitem__)
-            size = 2 * len(hashes) - 1
-            tree: list[bytes] = [b""] * size
-            indices = [0] * len(hashes)
-            for leaf_index, value_index in enumerate(order):
-                tree[size - 1 - leaf_index] = hashes[value_index]
-                indices[value_index] = size - 1 - leaf_index
-            _hash_up(tree, len(hashes))
-        return cls(tree, records, indices, codec)
+            if not keccak_batch.AVAILABLE or len(values) < keccak_batch.MIN_BATCH:
+                records, encoded = codec.prepare(values)
+                if not records:
+                    raise EmptyTreeError()
+                nodes, indices = _tree_of(keccak_all(keccak_all(encoded)))
+                return cls(nodes, records, indices, codec)
+            # NOTE: canonical tuples of static fields (what workflows return) skip `prepare`.
+            rows = codec.rows(values)
+            if rows is not None:
+                records, hashes = values, keccak_batch.keccak_rows(rows, twice=True)
+            else:
+                records, encoded = codec.prepare(values)
+                if not records:
+                    raise EmptyTreeError()
+                hashes = keccak_batch.leaf_hashes(encoded)
+            tree, indices = _layout(hashes)
+            keccak_batch.hash_up(tree, len(records))
+        return cls(tree.tobytes(), records, indices.tolist(), codec)
 
     @classmethod
     def load(cls, data: Mapping[str, Any]) -> StandardMerkleTree:
@@ -173,21 +222,62 @@ class StandardMerkleTree:
         codec, tree, values, indices = _parse_dump(data)
         with _gc_paused():
             records, encoded = codec.prepare(values)
-            for i, (index, encoded_record) in enumerate(zip(indices, encoded, strict=True)):
-                if keccak(keccak(encoded_record)) != tree[index]:
+            if keccak_batch.AVAILABLE and len(values) >= keccak_batch.MIN_BATCH:
+                hashes = [h.tobytes() for h in keccak_batch.leaf_hashes(encoded)]
+            else:
+                hashes = keccak_all(keccak_all(encoded))
+            for i, (index, leaf) in enumerate(zip(indices, hashes, strict=True)):
+                if leaf != tree[index]:
                     raise InvalidDumpError(f"values[{i}] does not hash to tree[{index}]")
-            rebuilt = _hash_up(list(tree), len(values))
-        if rebuilt != tree:
-            bad = next(i for i, (a, b) in enumerate(zip(rebuilt, tree, strict=True)) if a != b)
+            nodes = b"".join(tree)
+            rebuilt = _rehashed(nodes, len(values))
+        if rebuilt != nodes:
+            bad = next(i for i in range(len(tree)) if rebuilt[32 * i : 32 * i + 32] != tree[i])
             raise InvalidDumpError(f"tree[{bad}] is not the hash of its children")
-        return cls(tree, records, indices, codec)
+        return cls(nodes, records, indices, codec)
+
+    @classmethod
+    def from_parts(
+        cls,
+        nodes: bytes,
+        values: Sequence[Any],
+        indices: Sequence[int],
+        leaf_encoding: Sequence[str],
+    ) -> StandardMerkleTree:
+        """A tree from parts stored by this worker (`nodes()`, records, `tree_indices()`),
+        without re-hashing: for a store that trusts its own file (the state store).
+
+        Raises:
+            InvalidDumpError: the parts do not fit together (node count, index range).
+            LeafEncodingError: a value does not match the leaf encoding.
+        """
+        codec = leaf_codec(leaf_encoding)
+        records, _ = codec.prepare(list(values))
+        count = len(records)
+        if not count or len(nodes) != 32 * (2 * count - 1) or len(indices) != count:
+            raise InvalidDumpError(f"{count} records need {2 * count - 1} nodes and indices")
+        if sorted(indices) != list(range(count - 1, 2 * count - 1)):
+            raise InvalidDumpError("tree indices are not one leaf node per record")
+        return cls(bytes(nodes), records, list(indices), codec)
+
+    def json_values(self) -> list[list[Any]]:
+        """The records in their JSON forms (as in `dump()`), in record order."""
+        return self._codec.to_json(self._values)
+
+    def nodes(self) -> bytes:
+        """The tree's nodes, 32 bytes each, in tree order (root first)."""
+        return self._nodes
+
+    def tree_indices(self) -> list[int]:
+        """The tree index of each record's leaf, in record order."""
+        return list(self._indices)
 
     def dump(self) -> dict[str, Any]:
         """The tree as a JSON-ready dict in the JS library's `standard-v1` format."""
         return {
             "format": FORMAT,
             "leafEncoding": list(self._codec.types),
-            "tree": ["0x" + node.hex() for node in self._tree],
+            "tree": ["0x" + self._node(i).hex() for i in range(len(self._nodes) // 32)],
             "values": [
                 {"value": value, "treeIndex": index}
                 for value, index in zip(self._codec.to_json(self._values), self._indices)
@@ -197,7 +287,7 @@ class StandardMerkleTree:
     @property
     def root(self) -> str:
         """The Merkle root as 0x-hex: the result hash a worker votes for."""
-        return "0x" + self._tree[0].hex()
+        return "0x" + self._node(0).hex()
 
     @property
     def leaf_encoding(self) -> list[str]:
@@ -237,12 +327,7 @@ class StandardMerkleTree:
             value_index = self._lookup.get(self._codec.one(leaf)[2])
             if value_index is None:
                 raise LeafNotFoundError(leaf)
-        i = self._indices[value_index]
-        proof = []
-        while i > 0:
-            proof.append("0x" + self._tree[i + 1 if i % 2 else i - 1].hex())
-            i = (i - 1) // 2
-        return proof
+        return proof_of(self._nodes, self._indices[value_index])
 
     @staticmethod
     def verify(root: bytes | str, leaf_hash: bytes | str, proof: Sequence[bytes | str]) -> bool:
@@ -259,12 +344,27 @@ class StandardMerkleTree:
     @cached_property
     def _lookup(self) -> dict[bytes, int]:
         # NOTE: equal records map to the last one, as in the JS library's hash lookup.
-        return {self._tree[tree_index]: i for i, tree_index in enumerate(self._indices)}
+        return {self._node(tree_index): i for i, tree_index in enumerate(self._indices)}
+
+    def _node(self, index: int) -> bytes:
+        return self._nodes[32 * index : 32 * index + 32]
 
     def _value_index(self, index: int) -> int:
         if not 0 <= index < len(self._values):
             raise LeafIndexError(index, len(self._values))
         return index
+
+
+def proof_of(nodes: bytes, tree_index: int) -> list[str]:
+    """The proof of the leaf at `tree_index` of a tree given as its nodes (32 bytes each, in
+    tree order), as 0x-hex: each node's sibling on the way up to the root."""
+    proof = []
+    i = tree_index
+    while i > 0:
+        sibling = i + 1 if i % 2 else i - 1
+        proof.append("0x" + nodes[32 * sibling : 32 * sibling + 32].hex())
+        i = (i - 1) // 2
+    return proof
 
 
 def _is_index(leaf: Any) -> bool:

@@ -3,9 +3,9 @@
 Tasks of `Node.run` (one asyncio loop; every chain call runs on one dedicated thread, because
 Ape's provider is synchronous):
 
-- the data source (HTTP poll or NATS durable consumer) hands batches to `worker.intake`, which
-  checks them against the workflow's input schema and the data stored before, finds their window
-  and stores them; only then is a broker message acknowledged;
+- the data sources (HTTP polls and NATS durable consumers, `worker.sources.build`) hand batches
+  to `worker.intake`, which checks them against the workflow's input schema and the data stored
+  before, finds their window and stores them; only then is a broker message acknowledged;
 - the event trigger (if configured) reads its own durable consumer and tracks one round per event;
 - the chain loop, every `chain.poll_interval` seconds: follows sent transactions, reads new round
   events, tracks due windows (interval trigger), drives every active round (`worker.rounds`),
@@ -29,7 +29,7 @@ import time
 from typing import Any
 
 from worker.chain import Connection, check_deployment, check_enrolled
-from worker.config import NatsSourceConfig, WorkerConfig
+from worker.config import WorkerConfig
 from worker.descriptor import RoundNaming
 from worker.errors import StartupError, TriggerError, WorkerError, WorkflowRefError
 from worker.intake import Intake
@@ -38,6 +38,7 @@ from worker.registration import Registrar
 from worker.rounds import RoundDriver
 from worker.rpc import DaemonExecutor
 from worker.sources import HttpSource, NatsSource, SourceBatch
+from worker.sources.build import SourceReport, data_sources, event_source, required_sources
 from worker.state import StateStore
 from worker.submit import Submitter
 from worker.trigger import EventTrigger, IntervalTrigger
@@ -87,6 +88,7 @@ class Node:
                                   clock=lambda: self.chain_now,
                                   min_inputs=config.workflow.min_inputs,
                                   settle=config.workflow.settle, naming=self.naming)  # fmt: skip
+        self.driver.required_sources = required_sources(config.all_sources, workflow)
         self.registrar = Registrar(conn, self.submitter, config.rewards.register_chunk)
         self.watcher = Watcher(conn, store, chain.confirmations, conn.manifest.voting_block)
         self.trigger = (
@@ -103,6 +105,7 @@ class Node:
         self._failures: set[str] = set()  # tick failures logged with their traceback
         self._reported: dict[tuple[int, str], int] = {}
         self.sources: list[HttpSource | NatsSource] = []
+        self.source_report: SourceReport | None = None
         self.ticks = 0
 
     # ---------------------------------------------------------------------------------------------
@@ -117,11 +120,13 @@ class Node:
             self.health.set_info("chain_id", self.conn.chain_id)
         if self.metrics is not None:
             self.metrics.running(True)
-        self.sources = [self._source()]
-        tasks = [asyncio.create_task(self.sources[0].run(self.intake.receive, stop), name="source")]
+        self.sources = data_sources(self.config.all_sources, self.intake, self.store)
+        tasks = [asyncio.create_task(source.run(self.intake.receive, stop), name=source.name)
+                 for source in self.sources]  # fmt: skip
+        self.source_report = SourceReport(self.sources, self.metrics, self.health)
         if isinstance(self.trigger, EventTrigger):
-            self.sources.append(self._event_source())
-            runner = self.sources[1].run(self.on_event, stop)
+            self.sources.append(event_source(self.config.all_sources, self.trigger.subject))
+            runner = self.sources[-1].run(self.on_event, stop)
             tasks.append(asyncio.create_task(runner, name="events"))
         tasks.append(asyncio.create_task(self._chain_loop(stop), name="chain"))
         log.info("worker %s running (pool index %d, chain id %d)", self.conn.address,
@@ -243,7 +248,9 @@ class Node:
                 return time.time()
 
     def _report_sources(self) -> None:
-        """Adds the sources' new failures to the metrics, by reason."""
+        """Adds the sources' new failures to the metrics, by reason (and by source)."""
+        if self.source_report is not None:
+            self.source_report.tick()
         if self.metrics is None:
             return
         for i, source in enumerate(self.sources):
@@ -273,26 +280,6 @@ class Node:
     # ---------------------------------------------------------------------------------------------
     # Data in
     # ---------------------------------------------------------------------------------------------
-
-    def _source(self) -> HttpSource | NatsSource:
-        source = self.config.source
-        if isinstance(source, NatsSourceConfig):
-            return NatsSource(source.servers, stream=source.stream, subject=source.subject,
-                              durable=source.durable, name=source.name, shape="object",
-                              validate=self.intake.validate)  # fmt: skip
-        return HttpSource(source.url, name=source.name, interval=source.poll_interval,
-                          timeout=source.timeout, max_attempts=source.retries + 1,
-                          backoff_base=source.backoff, backoff_max=source.backoff_max,
-                          headers=source.headers, shape="object",
-                          validate=self.intake.validate)  # fmt: skip
-
-    def _event_source(self) -> NatsSource:
-        source = self.config.source
-        if not isinstance(source, NatsSourceConfig):
-            raise TriggerError("trigger.kind event needs source.kind nats (its broker)")
-        return NatsSource(source.servers, stream=source.stream, subject=self.trigger.subject,
-                          durable=f"{source.durable}-events", name=f"{source.name}-events",
-                          batch_size=1, shape="object")  # fmt: skip
 
     async def on_event(self, batch: SourceBatch) -> None:
         """The event trigger's sink: tracks the round of an event message."""

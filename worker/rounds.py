@@ -5,8 +5,9 @@ state from the contract once and does what is due, so it is idempotent and resum
 from the store and the chain alone:
 
 - not computed for the current attempt: once the round's window is complete (at least
-  `min_inputs` inputs, the newest rested `settle` seconds), run the workflow on its stored inputs,
-  build the records tree and store it (attempt 2 recomputes from the data stored by then);
+  `min_inputs` inputs, one from each required source, the newest rested `settle` seconds), run
+  the workflow on its stored inputs, build the records tree and store it (attempt 2 recomputes
+  from the data stored by then);
 - open mode: vote (also a late vote while a consensus round still takes them); a round nobody
   opened yet is opened with the vote (`openAndVote` with the round's descriptor);
 - sealed mode: store the salt, commit (`openAndCommit` if not open yet), and reveal once the
@@ -88,6 +89,7 @@ class RoundDriver:
                  settle: float = 0.0, naming: RoundNaming | None = None) -> None:  # fmt: skip
         self.conn, self.store, self.submitter, self.naming = conn, store, submitter, naming
         self.min_inputs, self.settle = min_inputs, settle
+        self.required_sources: frozenset[str] = frozenset()  # each delivers before computing
         self.workflow, self.params, self.metrics = workflow, params, metrics
         self.stagger, self.clock = stagger, clock
         self.horizon = 86_400  # seconds after its window ends that a round without data is kept
@@ -220,6 +222,8 @@ class RoundDriver:
         """Why a window's inputs are not ready to compute (a log key and a text), or None."""
         if len(inputs) < self.min_inputs:
             return len(inputs), f"has {len(inputs)} of {self.min_inputs} inputs: not computed yet"
+        if missing := sorted(self.required_sources - {i["source"] for i in inputs}):
+            return tuple(missing), f"waits for source(s) {', '.join(missing)}: not computed yet"
         rested = self.store.now() - max(i["received_at"] for i in inputs)
         if rested < self.settle:
             return "settle", f"got an input {rested:.0f} s ago: computed after {self.settle:g} s"

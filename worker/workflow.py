@@ -7,7 +7,9 @@ model, `INPUT = MatchingInput`, and optionally the schema of its parameters, `PA
 `TYPES = ("string", "uint64", ...)`, the ABI types of its records (the leaf encoding, part of
 every round's descriptor: `worker run` needs it), optionally `window_of(input) -> (start, end)`,
 the time window a payload's data belongs to (without it, a payload names its window in
-`window_start` and `window_end`), and optionally `facts_of(input) -> iterable of (key, value)`,
+`window_start` and `window_end`), optionally `INPUTS = ("production", "consumption")`, the kinds of
+input a round needs, each a field of the payload (a window waits for every source that delivers
+one: docs/DATA-SOURCES.md), and optionally `facts_of(input) -> iterable of (key, value)`,
 what a payload states keyed by what it is about: a payload stating another value for a key than a
 payload stored before is refused at arrival (the first one is kept), so a contradiction never
 reaches a round.
@@ -92,6 +94,7 @@ class Workflow:
     window_function: Callable[[Any], tuple[int, int] | None] | None = None
     types: tuple[str, ...] | None = None  # declared leaf ABI types (`TYPES`): the round encoding
     facts_function: Callable[[Any], Iterable[tuple[Any, Any]]] | None = None
+    inputs: tuple[str, ...] | None = None  # declared kinds of input (`INPUTS`), payload fields
 
     def window_of(self, payload: Mapping[str, Any]) -> tuple[int, int]:
         """Validates a payload and returns the time window `[start, end)` its data belongs to.
@@ -221,7 +224,14 @@ def load_workflow(ref: str) -> Workflow:
             raise WorkflowRefError(ref, f"{name} must be a callable")
     params = _model(ref, function, module, "PARAMS")
     types = _types(ref, function, module)
-    return Workflow(ref, function, input_model, params, window_function, types, facts_function)
+    inputs = getattr(function, "INPUTS", None) or getattr(module, "INPUTS", None)
+    if inputs is not None and not (
+        isinstance(inputs, tuple | list) and inputs and all(isinstance(i, str) for i in inputs)
+    ):
+        raise WorkflowRefError(ref, f"INPUTS must be a list of payload field names, got {inputs!r}")
+    inputs = tuple(inputs) if inputs is not None else None
+    return Workflow(ref, function, input_model, params, window_function, types, facts_function,
+                    inputs)  # fmt: skip
 
 
 def _types(ref: str, function: Any, module: Any) -> tuple[str, ...] | None:

@@ -4,7 +4,7 @@ scenario in sealed mode, the early opener included, checked against the chain.""
 import pytest
 from ape import chain
 
-from scripts._demo_net import SCENARIOS, Plan, corrupted, load_hours
+from scripts._demo_net import CFE_REF, PARAMS, SCENARIOS, Plan, corrupted, load_hours
 from scripts.demo import Demo
 from worker.workflow import output_root, run_workflow
 
@@ -17,7 +17,7 @@ STATUS = {4: "Consensus", 5: "Plurality", 7: "Failed"}
 
 
 def root_of(*payloads) -> bytes:
-    output = run_workflow("worker.workflows.matching:run", list(payloads), {})
+    output = run_workflow(CFE_REF, list(payloads), PARAMS)
     return bytes.fromhex(output_root(output)[2:])
 
 

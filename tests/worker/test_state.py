@@ -72,12 +72,14 @@ def test_open__version_1_file_is_migrated(tmp_path):
         store.put_input("api", "k", 0, 10, {"a": 1})
     db = sqlite3.connect(tmp_path / FILE_NAME)
     db.execute("DROP TABLE meta")
+    db.execute("DROP TABLE round_records")
+    db.execute("ALTER TABLE rounds DROP COLUMN nodes")
     db.execute("UPDATE schema_version SET version = 1")
     db.commit()
     db.close()
 
     with StateStore(tmp_path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
         store.set_meta("watch.block", 12)
         assert store.meta("watch.block") == 12
         assert len(store.inputs_for_window(0, 10)) == 1

@@ -1,4 +1,10 @@
-"""HTTP JSON API polled at an interval, with retries and conditional requests (ETag, dates)."""
+"""HTTP JSON API polled at an interval, with retries and conditional requests (ETag, dates).
+
+Besides its `url` (the latest data), a source may have a `window_url` template with `{start}`
+and `{end}`: each poll then also fetches the windows that still wait for its data (a worker
+catching up after a downtime asks for exactly the windows it missed). Each URL keeps its own
+validators, so an unchanged window is not delivered twice.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -46,6 +52,7 @@ class HttpStats(SourceStats):
         retries: Requests sent again after a passing failure.
         not_modified: Polls answered 304 Not Modified (no new data).
         unchanged: Polls answered 200 with the same data as the last delivered batch.
+        no_data: Window fetches answered 404: no data for that window yet (not a failure).
         last_success_at: Unix time of the last poll that reached the API and got a usable answer.
     """
 
@@ -54,7 +61,19 @@ class HttpStats(SourceStats):
     retries: int = 0
     not_modified: int = 0
     unchanged: int = 0
+    no_data: int = 0
     last_success_at: float | None = None
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What one URL answered last: the validators and key of the document delivered, and the
+    key of one refused since (neither is reported again)."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    key: str | None = None
+    refused: str | None = None
 
 
 class _Retry(Exception):
@@ -73,8 +92,11 @@ class HttpSource:
     same idempotency key (ETag, else a SHA-256 of the body) as that document.
 
     Args:
-        url: Address of the API (GET).
+        url: Address of the API (GET) polled for its latest document; None: windows only.
         name: Name of the source in batches, logs and errors.
+        window_url: Template of one window's URL with `{start}` and `{end}` (UTC epoch
+            seconds), fetched for each window `windows()` names (catch-up).
+        windows: The windows still waiting for this source's data, asked before every poll.
         interval: Seconds between the starts of two polls in `run`.
         timeout: Seconds allowed for one request, body included.
         max_attempts: Requests per poll before the API is reported unavailable.
@@ -88,9 +110,11 @@ class HttpSource:
 
     def __init__(
         self,
-        url: str,
+        url: str | None,
         *,
         name: str = "http",
+        window_url: str | None = None,
+        windows: Callable[[], list[tuple[int, int]]] | None = None,
         interval: float = 60.0,
         timeout: float = 10.0,
         max_attempts: int = 4,
@@ -101,7 +125,10 @@ class HttpSource:
         validate: Validator | None = None,
         max_bytes: int = 10 * 1024 * 1024,
     ) -> None:
-        require(name, "url", url.startswith(("http://", "https://")), f"not an http(s) URL: {url}")
+        for field, value in (("url", url), ("window_url", window_url)):
+            ok = value is None or value.startswith(("http://", "https://"))
+            require(name, field, ok, f"not an http(s) URL: {value}")
+        require(name, "url", url is not None or window_url is not None, "url or window_url needed")
         require(name, "interval", interval > 0, f"must be > 0, got {interval}")
         require(name, "timeout", timeout > 0, f"must be > 0, got {timeout}")
         require(name, "max_attempts", max_attempts >= 1, f"must be >= 1, got {max_attempts}")
@@ -110,6 +137,8 @@ class HttpSource:
         require(name, "shape", shape in ("object", "array", "any"), f"unknown shape {shape!r}")
         require(name, "max_bytes", max_bytes > 0, f"must be > 0, got {max_bytes}")
         self.url = url
+        self.window_url = window_url
+        self.windows = windows
         self.name = name
         self.interval = interval
         self.timeout = timeout
@@ -123,10 +152,7 @@ class HttpSource:
         self._headers = {"Accept": "application/json", **(headers or {})}
         self._session: aiohttp.ClientSession | None = None
         self._stop: asyncio.Event | None = None
-        self._etag: str | None = None
-        self._last_modified: str | None = None
-        self._last_key: str | None = None
-        self._refused_key: str | None = None
+        self._seen: dict[str, _Seen] = {}  # per URL: the last delivered or refused document
 
     async def __aenter__(self) -> HttpSource:
         return self
@@ -149,8 +175,9 @@ class HttpSource:
     # One poll
     # ---------------------------------------------------------------------------------------------
 
-    async def poll(self) -> SourceBatch | None:
-        """Fetches the document once, retrying passing failures with exponential backoff.
+    async def poll(self, url: str | None = None) -> SourceBatch | None:
+        """Fetches the document (of `url`, by default the source's) once, retrying passing
+        failures with exponential backoff.
 
         Returns:
             A batch with the new document, or None when there is no new data (304, the same data
@@ -174,27 +201,37 @@ class HttpSource:
                     return None
                 self.stats.retries += 1
             try:
-                return await self._fetch()
+                return await self._fetch(url or self.url)
             except _Retry as failure:
                 reason, retry_after = failure.reason, failure.retry_after
-        raise SourceUnavailableError(self.name, f"API {self.url}", self.max_attempts, reason)
+        raise SourceUnavailableError(self.name, f"API {url or self.url}", self.max_attempts, reason)
 
-    def forget(self) -> None:
-        """Drops the validators of the last document, so the next poll delivers it again."""
-        self._etag = self._last_modified = self._last_key = None
+    def forget(self, url: str | None = None) -> None:
+        """Drops the validators of the last document (of `url`, by default every URL's), so the
+        next poll delivers it again."""
+        if url is None:
+            self._seen.clear()
+        else:
+            self._seen.pop(url, None)
 
-    async def _fetch(self) -> SourceBatch | None:
+    async def _fetch(self, url: str) -> SourceBatch | None:
         session = self._session_for_loop()
+        seen = self._seen.get(url, _Seen())
         headers = {}
-        if self._etag is not None:
-            headers["If-None-Match"] = self._etag
-        if self._last_modified is not None:
-            headers["If-Modified-Since"] = self._last_modified
+        if seen.etag is not None:
+            headers["If-None-Match"] = seen.etag
+        if seen.last_modified is not None:
+            headers["If-Modified-Since"] = seen.last_modified
         self.stats.requests += 1
         try:
-            async with session.get(self.url, headers=headers) as response:
+            async with session.get(url, headers=headers) as response:
                 if response.status == 304:
                     self.stats.not_modified += 1
+                    self.stats.last_success_at = time.time()
+                    return None
+                if response.status == 404 and url != self.url:
+                    # NOTE: a window the API has no data for yet: asked again on the next poll
+                    self.stats.no_data += 1
                     self.stats.last_success_at = time.time()
                     return None
                 if response.status in RETRYABLE_STATUSES:
@@ -203,10 +240,8 @@ class HttpSource:
                         _retry_after(response.headers.get("Retry-After")),
                     )
                 if not 200 <= response.status < 300:
-                    raise SourceHttpError(
-                        self.name, self.url, response.status, response.reason or ""
-                    )
-                body = await self._read_body(response)
+                    raise SourceHttpError(self.name, url, response.status, response.reason or "")
+                body = await self._read_body(response, url)
                 etag = response.headers.get("ETag")
                 last_modified = response.headers.get("Last-Modified")
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
@@ -214,7 +249,7 @@ class HttpSource:
         received_at = time.time()
         self.stats.last_success_at = received_at
         key = f"etag:{etag}" if etag else f"sha256:{hashlib.sha256(body).hexdigest()}"
-        if key in (self._last_key, self._refused_key):
+        if key in (seen.key, seen.refused):
             self.stats.unchanged += 1
             return None
         try:
@@ -223,23 +258,20 @@ class HttpSource:
         except SourcePayloadError:
             # NOTE: reported once: the same bad document served again counts as unchanged. Its
             # validators are not sent, so the API answers in full and a new document is seen.
-            self._refused_key = key
+            self._seen[url] = _Seen(seen.etag, seen.last_modified, seen.key, key)
             raise
-        self._etag, self._last_modified, self._last_key = etag, last_modified, key
+        self._seen[url] = _Seen(etag, last_modified, key)
         return SourceBatch(source=self.name, key=key, payload=payload, received_at=received_at)
 
-    async def _read_body(self, response: aiohttp.ClientResponse) -> bytes:
+    async def _read_body(self, response: aiohttp.ClientResponse, url: str) -> bytes:
+        too_big = f"body over {self.max_bytes} bytes"
         if response.content_length is not None and response.content_length > self.max_bytes:
-            raise SourceHttpError(
-                self.name, self.url, response.status, f"body over {self.max_bytes} bytes"
-            )
+            raise SourceHttpError(self.name, url, response.status, too_big)
         body = bytearray()
         async for chunk in response.content.iter_chunked(64 * 1024):
             body.extend(chunk)
             if len(body) > self.max_bytes:
-                raise SourceHttpError(
-                    self.name, self.url, response.status, f"body over {self.max_bytes} bytes"
-                )
+                raise SourceHttpError(self.name, url, response.status, too_big)
         return bytes(body)
 
     def _session_for_loop(self) -> aiohttp.ClientSession:
@@ -270,21 +302,27 @@ class HttpSource:
         try:
             while not stop_event.is_set():
                 started = loop.time()
-                await self.poll_into(sink)
+                if self.url is not None:
+                    await self.poll_into(sink)
+                for start, end in self.windows() if self.window_url and self.windows else []:
+                    if stop_event.is_set():
+                        break
+                    await self.poll_into(sink, self.window_url.format(start=start, end=end))
                 if await wait_or_stop(stop_event, self.interval - (loop.time() - started)):
                     break
         finally:
             self._stop = None
             await self.aclose()
 
-    async def poll_into(self, sink: Sink) -> SourceBatch | None:
-        """Polls once and hands new data to `sink`, reporting failures instead of raising them.
+    async def poll_into(self, sink: Sink, url: str | None = None) -> SourceBatch | None:
+        """Polls once (`url`, by default the source's) and hands new data to `sink`, reporting
+        failures instead of raising them.
 
         Returns:
             The batch the sink stored, or None (no new data, or a failure that was reported).
         """
         try:
-            batch = await self.poll()
+            batch = await self.poll(url)
         except SourcePayloadError as error:
             self.stats.record_refused(error)
             log.warning("%s", error)
@@ -302,7 +340,7 @@ class HttpSource:
             log.warning("%s", error)
             return None
         except Exception as error:
-            self.forget()
+            self.forget(url or self.url)
             self.stats.sink_errors += 1
             self.stats.record_error(f"source {self.name!r}: sink failed for {batch.key}: {error}")
             log.exception("source %r: sink failed for %s; will deliver again", self.name, batch.key)

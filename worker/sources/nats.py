@@ -143,6 +143,11 @@ class NatsSource:
         self._nc: Client | None = None
         self._sub: JetStreamContext.PullSubscription | None = None
 
+    @property
+    def connected(self) -> bool:
+        """Whether the source is connected to the broker now."""
+        return self._nc is not None and self._nc.is_connected
+
     # ---------------------------------------------------------------------------------------------
     # The consuming loop
     # ---------------------------------------------------------------------------------------------

@@ -54,6 +54,14 @@ class InputsMixin(StoreBase):
         )
         return [{**dict(row), "payload": json.loads(row["payload"])} for row in rows]
 
+    def sources_for_window(self, start: int, end: int) -> set[str]:
+        """The sources that stored an input whose window lies within [start, end)."""
+        rows = self._rows(
+            "SELECT DISTINCT source FROM inputs WHERE window_start >= ? AND window_end <= ?",
+            (check_int("start", start), check_int("end", end)),
+        )
+        return {row[0] for row in rows}
+
     def inputs_overlapping(self, start: int, end: int) -> list[dict[str, Any]]:
         """Inputs whose window overlaps [start, end), in the order they were stored.
 

@@ -6,8 +6,15 @@ from __future__ import annotations
 import json
 import zlib
 
-from worker.errors import RoundNotFoundError, StateValueError, VoteStateError
-from worker.merkle import StandardMerkleTree
+from worker.encoding import leaf_codec
+from worker.errors import (
+    InvalidDumpError,
+    LeafIndexError,
+    RoundNotFoundError,
+    StateValueError,
+    VoteStateError,
+)
+from worker.merkle import StandardMerkleTree, proof_of
 from worker.state.base import StoreBase
 from worker.state.records import (
     Bytes32,
@@ -21,6 +28,7 @@ from worker.state.records import (
     to_hex,
 )
 from worker.state.schema import ROUND_STATUSES
+from worker.state.trees import BLOCK, blocks, entry, whole
 
 
 class RoundsMixin(StoreBase):
@@ -48,11 +56,11 @@ class RoundsMixin(StoreBase):
         """
         vid, attempt = b32("voting_id", voting_id), check_int("attempt", attempt, 1)
         start, end = window if window is not None else (None, None)
-        root, count, encoding, blob = None, None, None, None
+        root, count, encoding, nodes, rows = None, None, None, None, []
         if tree is not None:
             root, count = bytes.fromhex(tree.root[2:]), len(tree)
-            encoding = ",".join(tree.leaf_encoding)
-            blob = zlib.compress(json.dumps(tree.dump(), separators=(",", ":")).encode())
+            encoding, nodes = ",".join(tree.leaf_encoding), tree.nodes()
+            rows = [(vid, attempt, *block) for block in blocks(tree)]
         with self._tx() as db:
             for row in db.execute(
                 "SELECT kind, result FROM votes WHERE voting_id = ? AND attempt = ? "
@@ -65,11 +73,17 @@ class RoundsMixin(StoreBase):
             now = self._clock()
             status = check_choice("status", status, ROUND_STATUSES)
             db.execute(
-                "INSERT OR REPLACE INTO rounds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, COALESCE("
+                "INSERT OR REPLACE INTO rounds (voting_id, attempt, window_start, window_end, "
+                "event_key, status, result, leaf_encoding, record_count, tree, nodes, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, COALESCE("
                 "(SELECT created_at FROM rounds WHERE voting_id = ? AND attempt = ?), ?), ?)",
-                (vid, attempt, start, end, event_key, status, root, encoding, count, blob,
+                (vid, attempt, start, end, event_key, status, root, encoding, count, nodes,
                  vid, attempt, now, now),
             )  # fmt: skip
+            db.execute(
+                "DELETE FROM round_records WHERE voting_id = ? AND attempt = ?", (vid, attempt)
+            )
+            db.executemany("INSERT INTO round_records VALUES (?, ?, ?, ?, ?)", rows)
             self._trees.pop((vid, attempt), None)
 
     def set_round_status(self, voting_id: Bytes32, attempt: int, status: str) -> None:
@@ -116,47 +130,78 @@ class RoundsMixin(StoreBase):
         """
         return self._tree(b32("voting_id", voting_id), attempt)[1]
 
-    def _tree(self, vid: bytes, attempt: int | None) -> tuple[int, StandardMerkleTree]:
+    def _tree_row(self, vid: bytes, attempt: int | None):
+        """The stored row of the attempt whose tree is asked for (see `round_tree`)."""
         if attempt is None and (outcome := self.outcome(vid)) is not None:
             attempt = outcome.attempt
+        rows = self._rows(
+            "SELECT attempt, tree, nodes, leaf_encoding, record_count FROM rounds WHERE "
+            "voting_id = ? AND (tree IS NOT NULL OR nodes IS NOT NULL) "
+            "AND (? IS NULL OR attempt = ?) ORDER BY attempt DESC LIMIT 1",
+            (vid, attempt, attempt),
+        )
+        if not rows:
+            raise RoundNotFoundError(to_hex(vid), attempt, "no records tree")
+        return rows[0]
+
+    def _tree(self, vid: bytes, attempt: int | None) -> tuple[int, StandardMerkleTree]:
         with self._lock:
-            rows = self._rows(
-                "SELECT attempt, tree FROM rounds WHERE voting_id = ? AND tree IS NOT NULL "
-                "AND (? IS NULL OR attempt = ?) ORDER BY attempt DESC LIMIT 1",
-                (vid, attempt, attempt),
-            )
-            if not rows:
-                raise RoundNotFoundError(to_hex(vid), attempt, "no records tree")
-            key = (vid, rows[0]["attempt"])
+            row = self._tree_row(vid, attempt)
+            key = (vid, row["attempt"])
             if key not in self._trees:
-                # NOTE: loading re-hashes the whole tree, so a few recent trees stay in memory.
-                dump = json.loads(zlib.decompress(rows[0]["tree"]))
-                self._trees[key] = StandardMerkleTree.load(dump)
+                if row["nodes"] is None:
+                    # NOTE: an older worker's dump: loading re-hashes the whole tree.
+                    tree = StandardMerkleTree.load(json.loads(zlib.decompress(row["tree"])))
+                else:
+                    parts = self._rows(
+                        "SELECT records, tree_indices FROM round_records WHERE voting_id = ? "
+                        "AND attempt = ? ORDER BY block",
+                        key,
+                    )
+                    tree = whole(row["nodes"], parts, row["leaf_encoding"].split(","))
+                self._trees[key] = tree
                 while len(self._trees) > 4:
                     self._trees.popitem(last=False)
             return key[1], self._trees[key]
 
     def proof_for(self, voting_id: Bytes32, record_index: int, attempt: int | None = None) -> Proof:
-        """The record at `record_index` of a round's result with its Merkle proof.
+        """The record at `record_index` of a round's result with its Merkle proof: one block of
+        records and the tree's nodes are read, and the record's leaf hashed (`worker.state.trees`).
 
         Raises:
             RoundNotFoundError: no tree is stored for the round (attempt).
             LeafIndexError: `record_index` is out of range.
+            InvalidDumpError: the stored record does not hash to its leaf (a damaged file).
         """
         vid = b32("voting_id", voting_id)
-        attempt, tree = self._tree(vid, attempt)
-        record = tree.at(record_index)
-        return Proof(
-            voting_id=to_hex(vid),
-            attempt=attempt,
-            index=record_index,
-            record=record,
-            leaf_encoding=tree.leaf_encoding,
-            encoded="0x" + tree.encode(record_index).hex(),
-            leaf_hash=tree.leaf_hash(record_index),
-            proof=tree.get_proof(record_index),
-            root=tree.root,
+        row = self._tree_row(vid, attempt)
+        if row["nodes"] is None:
+            attempt, tree = self._tree(vid, row["attempt"])
+            record = tree.at(record_index)
+            return Proof(voting_id=to_hex(vid), attempt=attempt, index=record_index,
+                         record=record, leaf_encoding=tree.leaf_encoding,
+                         encoded="0x" + tree.encode(record_index).hex(),
+                         leaf_hash=tree.leaf_hash(record_index),
+                         proof=tree.get_proof(record_index), root=tree.root)  # fmt: skip
+        count, types = row["record_count"], row["leaf_encoding"].split(",")
+        if isinstance(record_index, bool) or not 0 <= record_index < count:
+            raise LeafIndexError(record_index, count)
+        block = self._rows(
+            "SELECT records, tree_indices FROM round_records WHERE voting_id = ? AND attempt = ? "
+            "AND block = ?",
+            (vid, row["attempt"], record_index // BLOCK),
         )
+        if not block:
+            raise InvalidDumpError(f"the stored block of record {record_index} is missing")
+        value, tree_index = entry(block[0]["records"], block[0]["tree_indices"], record_index)
+        record, encoded, leaf = leaf_codec(types).one(value)
+        nodes = row["nodes"]
+        if nodes[32 * tree_index : 32 * tree_index + 32] != leaf:
+            raise InvalidDumpError(f"stored record {record_index} does not hash to its leaf")
+        return Proof(voting_id=to_hex(vid), attempt=row["attempt"], index=record_index,
+                     record=record, leaf_encoding=types, encoded="0x" + encoded.hex(),
+                     leaf_hash="0x" + leaf.hex(), proof=proof_of(nodes, tree_index),
+                     root="0x" + nodes[:32].hex())  # fmt: skip
 
     # ---------------------------------------------------------------------------------------------
     # Outcomes

@@ -6,7 +6,7 @@ import sqlite3
 
 from worker.errors import StateOpenError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FILE_NAME = "worker-state.sqlite3"
 VOTE_KINDS = ("vote", "commit", "reveal")
 VOTE_STATES = ("planned", "sent", "confirmed", "failed")
@@ -24,7 +24,11 @@ CREATE TABLE rounds (
     window_start INTEGER, window_end INTEGER, event_key TEXT,
     status TEXT NOT NULL CHECK (status IN {ROUND_STATUSES}), result BLOB, leaf_encoding TEXT,
     record_count INTEGER, tree BLOB, created_at REAL NOT NULL, updated_at REAL NOT NULL,
-    PRIMARY KEY (voting_id, attempt));
+    nodes BLOB, PRIMARY KEY (voting_id, attempt));
+CREATE TABLE round_records (
+    voting_id BLOB NOT NULL, attempt INTEGER NOT NULL, block INTEGER NOT NULL,
+    records TEXT NOT NULL, tree_indices BLOB NOT NULL,
+    PRIMARY KEY (voting_id, attempt, block)) WITHOUT ROWID;
 CREATE TABLE votes (
     voting_id BLOB NOT NULL, attempt INTEGER NOT NULL, kind TEXT NOT NULL
     CHECK (kind IN {VOTE_KINDS}), result BLOB NOT NULL,
@@ -43,6 +47,12 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NO
 _MIGRATIONS: dict[int, str] = {
     # 2: `meta`, small named values such as the watcher's block cursor.
     1: "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL)",
+    # 3: a round's tree as its nodes (`rounds.nodes`) and its records in blocks, so one proof
+    # reads one block; rounds stored before keep their dump in `rounds.tree`.
+    2: "ALTER TABLE rounds ADD COLUMN nodes BLOB;"
+    "CREATE TABLE round_records (voting_id BLOB NOT NULL, attempt INTEGER NOT NULL, "
+    "block INTEGER NOT NULL, records TEXT NOT NULL, tree_indices BLOB NOT NULL, "
+    "PRIMARY KEY (voting_id, attempt, block)) WITHOUT ROWID",
 }
 
 

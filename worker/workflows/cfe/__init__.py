@@ -55,8 +55,9 @@ from worker.workflows.cfe.schema import HOUR, CfeInput, CfeParams, Consumption, 
 
 INPUT = CfeInput
 PARAMS = CfeParams
+INPUTS = ("production", "consumption")  # the kinds of input a round needs (payload fields)
 
-__all__ = ["INPUT", "PARAMS", "REF", "TYPES", "CfeInput", "CfeParams", "run", "window_of"]
+__all__ = ["INPUT", "INPUTS", "PARAMS", "REF", "TYPES", "CfeInput", "CfeParams", "run", "window_of"]
 
 
 def window_of(payload: CfeInput) -> tuple[int, int] | None:
