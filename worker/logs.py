@@ -230,3 +230,39 @@ def setup_logging(
     # NOTE: not passed on to the root logger, where a handler set up by another library would
     # write every line a second time, in its own format.
     logger.propagate = False
+
+
+# -------------------------------------------------------------------------------------------------
+# Ape's own log lines
+# -------------------------------------------------------------------------------------------------
+
+# NOTE: what Ape's keystore account says when it is unlocked for signing and before every
+# signature; the worker says the former itself ("account ... unlocked"), the latter is noise.
+APE_QUIET = ("Danger! This account will now sign", "Using cached key for")
+
+
+class _ApeBridge(logging.Handler):
+    """Hands Ape's records to the `worker.ape` logger (the worker's format, standard error)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        level = logging.DEBUG if message.startswith(APE_QUIET) else record.levelno
+        target = logging.getLogger("worker.ape")
+        if target.isEnabledFor(level):
+            target.log(level, "%s", message, exc_info=record.exc_info)
+
+
+def route_ape_logs() -> None:
+    """Sends Ape's log lines through the worker's logger instead of Ape's own handler.
+
+    Ape's handler writes every level to standard output, where it pollutes a command's
+    `--json` document; its account warnings (unlock for signing, cached key before each
+    signature) are logged at DEBUG. Idempotent.
+    """
+    ape_logger = logging.getLogger("ape")
+    for handler in list(ape_logger.handlers):
+        if not isinstance(handler, _ApeBridge):
+            ape_logger.removeHandler(handler)
+    if not any(isinstance(h, _ApeBridge) for h in ape_logger.handlers):
+        ape_logger.addHandler(_ApeBridge())
+    ape_logger.propagate = False

@@ -95,6 +95,8 @@ class RoundDriver:
         self._said: set[tuple] = set()  # things logged once
         self._finalizable_since: dict[tuple[bytes, int], float] = {}
         self.known_at: dict[bytes, float] = {}  # votingId -> when this worker learnt of the round
+        # votingId -> (window, why) of the rounds that wait for their data (see `drive`)
+        self.waiting: dict[bytes, tuple[tuple[Any, Any], str]] = {}
 
     # ---------------------------------------------------------------------------------------------
     # Which rounds
@@ -131,11 +133,33 @@ class RoundDriver:
     # One round
     # ---------------------------------------------------------------------------------------------
 
+    def waiting_for_data(self, voting_id: bytes, local: Any = None) -> str | None:
+        """Why a round has no result yet and cannot compute one from the stored inputs (no
+        window, too few inputs, not settled), or None: it has one, or can compute it now.
+
+        Such a round needs nothing from the chain until its data arrives."""
+        local = local or self.store.round(voting_id)
+        if local is None or local.status != "skipped" or local.result is not None:
+            return None
+        if local.window_start is None:
+            return "names no data window"
+        waiting = self._incomplete(self.store.inputs_for_window(local.window_start,
+                                                                local.window_end))  # fmt: skip
+        return None if waiting is None else waiting[1]
+
     def drive(self, voting_id: bytes) -> str:
-        """Does what is due for one round; returns its on-chain status name."""
+        """Does what is due for one round; returns its on-chain status name ("Waiting" for a
+        round without data, which costs no call until its data arrives or it is given up)."""
+        local = self.store.round(voting_id)
+        why = self.waiting_for_data(voting_id, local)
+        if why is not None:
+            self.waiting[voting_id] = ((local.window_start, local.window_end), why)
+            if not self._stale(voting_id, local):
+                return "Waiting"
+        else:
+            self.waiting.pop(voting_id, None)
         st = self.conn.voting.roundState(voting_id)
         status = STATUS[int(st.status)]
-        local = self.store.round(voting_id)
         if local is None:
             return status
         committed = bool(st.committed & (1 << self.conn.pool_index))
@@ -235,6 +259,7 @@ class RoundDriver:
         return since is not None and time.monotonic() - since > self.horizon
 
     def _close(self, voting_id: bytes, attempts: int) -> None:
+        self.waiting.pop(voting_id, None)
         for attempt in range(1, attempts + 1):
             if self.store.round(voting_id, attempt) is not None:
                 self.store.set_round_status(voting_id, attempt, "closed")

@@ -240,6 +240,11 @@ class Submitter(NodeCalls):
     # Following sent transactions
     # ---------------------------------------------------------------------------------------------
 
+    @property
+    def has_pending(self) -> bool:
+        """Whether a sent transaction still waits for its receipt (`poll` has work)."""
+        return bool(self._others) or any(r.state == "sent" for r in self.store.pending_votes())
+
     def poll(self) -> list[VoteRecord]:
         """Moves sent votes on: confirmed, failed, replaced or re-sent. Call it every tick.
 
