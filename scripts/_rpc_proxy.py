@@ -30,6 +30,9 @@ class _Server(ThreadingHTTPServer):
         self.requests = 0
         self.calls: Counter[str] = Counter()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # NOTE: a worker that stops mid-request closes its connection: not the proxy's error
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server

@@ -183,7 +183,7 @@ def report(runs: list[dict], round_cost: dict | None, seconds: float) -> None:
     cpu = max(max(r["cpu_percent"]) for r in runs)
     targets = [
         check(f"idle worker <= {BUDGET} requests/s", worst, BUDGET, "req/s"),
-        check(f"idle worker CPU <= {CPU_BUDGET}% of a core", cpu, CPU_BUDGET, "%"),
+        check(f"idle worker CPU <= {CPU_BUDGET}% of a core", cpu / 100, CPU_BUDGET / 100, "%"),
     ]
     rows = [[f"{r['workers']} idle", f"{r['requests_per_s_per_worker']:.3f}",
              f"{r['calls_per_s_per_worker']:.3f}", f"{max(r['cpu_percent']):.2f}",
