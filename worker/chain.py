@@ -188,6 +188,7 @@ def connect(
     prompt: Callable[[str], str] | None = None,
     require_enrolled: bool = True,
     with_account: bool = True,
+    unlock: bool = True,
 ) -> Connection:
     """Connects to the configured network and runs the start-up checks.
 
@@ -198,6 +199,8 @@ def connect(
             terminal prompt if stdin is a terminal, else the start fails.
         require_enrolled: Stop unless the account is an active worker (`status` does not).
         with_account: False: read-only, no account (auditors); `account` is None.
+        unlock: False: the account's address only (read from the keystore file, no passphrase);
+            for the commands that read and never send.
 
     Raises:
         StartupError: unreachable node, wrong chain, no contract, unknown or locked account, or
@@ -213,7 +216,8 @@ def connect(
         raise StartupError(f"network {config.network}", f"cannot connect: {exc}") from exc
     limit_rpc(provider.web3, config.rpc_timeout)
     try:
-        conn = _checked(config, manifest, provider, context, prompt, require_enrolled, with_account)
+        conn = _checked(config, manifest, provider, context, prompt, require_enrolled, with_account,
+                        unlock)  # fmt: skip
     except BaseException as exc:
         context.__exit__(None, None, None)
         if isinstance(exc, Exception) and not isinstance(exc, StartupError):
@@ -266,10 +270,10 @@ def check_enrolled(voting: Any, address: str) -> Any:
     return info
 
 
-def _checked(config, manifest, provider, context, prompt, require_enrolled, with_account):
+def _checked(config, manifest, provider, context, prompt, require_enrolled, with_account, unlock):
     chain_id = check_deployment(provider.web3, manifest, config.network)
     voting = contract_at(manifest.voting, "WorkerVoting")
-    account = load_account(config, chain_id, prompt) if with_account else None
+    account = load_account(config, chain_id, prompt, unlock) if with_account else None
     if account is not None and require_enrolled:
         info = check_enrolled(voting, account.address)
     else:
@@ -287,9 +291,12 @@ def _checked(config, manifest, provider, context, prompt, require_enrolled, with
 
 
 def load_account(
-    config: ChainConfig, chain_id: int, prompt: Callable[[str], str] | None = None
+    config: ChainConfig,
+    chain_id: int,
+    prompt: Callable[[str], str] | None = None,
+    unlock: bool = True,
 ) -> Any:
-    """The configured account, unlocked for signing.
+    """The configured account, unlocked for signing (`unlock=False`: locked, for its address).
 
     Raises:
         StartupError: unknown alias, a test account off a local chain, or a wrong passphrase.
@@ -314,6 +321,8 @@ def load_account(
             f"chain.account {alias}", "no keystore account with this alias",
             "list them with `ape accounts list`, import with `ape accounts import`",
         ) from exc  # fmt: skip
+    if not unlock:
+        return account  # NOTE: a keystore account's address comes from its file, unencrypted
     passphrase = config.read_passphrase()
     if passphrase is None:
         if prompt is None and not sys.stdin.isatty():
@@ -327,7 +336,9 @@ def load_account(
     try:
         account.set_autosign(True, passphrase=passphrase)
     except Exception as exc:  # NOTE: Ape raises InvalidPasswordError or AccountsError
-        raise StartupError(f"chain.account {alias}", "wrong passphrase") from exc
+        hint = f"check the environment variable {config.passphrase_env}"
+        raise StartupError(f"chain.account {alias}", "wrong passphrase", hint) from exc
+    log.info("account %s (%s) unlocked for signing", alias, account.address)
     return account
 
 
