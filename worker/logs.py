@@ -29,6 +29,8 @@ MIN_SECRET_LENGTH = 4
 
 # Attributes every LogRecord has; any other attribute came from `extra=`.
 _RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Fields of round and transaction lines: JSON lines carry them, the human message says them already.
+ROUND_FIELDS = frozenset({"voting_id", "attempt", "window", "tx_hash", "nonce", "gas"})
 # Keys of a JSON line that `extra=` fields may not overwrite.
 _JSON_KEYS = frozenset({"time", "level", "logger", "message", "exc", "stack"})
 
@@ -170,7 +172,8 @@ class HumanFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         when = _timestamp(record).isoformat(sep=" ", timespec="milliseconds")[:23]
         parts = [f"{when} {record.levelname:<5} {record.name}: {record.getMessage()}"]
-        parts.extend(f"{key}={_human_value(value)}" for key, value in _extras(record))
+        parts.extend(f"{key}={_human_value(value)}" for key, value in _extras(record)
+                     if key not in ROUND_FIELDS)  # fmt: skip
         text = " ".join(parts)
         exc = _traceback(self, record)
         if exc:

@@ -26,43 +26,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from worker.chain import Connection
 from worker.descriptor import Descriptor, RoundNaming
 from worker.errors import TriggerError, WorkflowError
+from worker.round_status import (
+    ACTIVE,
+    FALLBACKS,
+    MAX_ACTIVE,
+    PLURALITY,
+    SETTLED,
+    STATUS,
+    WAITING,
+    RoundConfig,
+    _bits,
+    _fields,
+    _short,
+)
 from worker.state import StateStore
 from worker.submit import Submitter
 from worker.workflow import Workflow, output_tree, run_workflow
 
 log = logging.getLogger(__name__)
-
-STATUS = ("None", "Voting", "Committing", "Revealing", "Consensus", "Plurality",
-          "FailoverResolved", "Failed", "AwaitingFailover")  # fmt: skip
-FALLBACKS = ("alert", "plurality", "failover")
-PLURALITY = FALLBACKS.index("plurality")  # `Fallback.AcceptPlurality`
-SETTLED = {"Consensus", "Plurality", "FailoverResolved", "Failed", "AwaitingFailover"}
-ACTIVE = ("skipped", "computed", "voted", "committed", "revealed")
-MAX_ACTIVE = 64  # rounds driven per tick (each costs one call)
-WAITING = "AwaitingFailover"  # settled for now, but still driven: `resolveByFailover` may follow
-
-
-class RoundConfig(NamedTuple):
-    """`IWorkerVoting.Config` with the contract's field names (Ape returns it as a plain tuple)."""
-
-    threshold: int
-    sealedMode: bool
-    voteDuration: int
-    revealDuration: int
-    fallbackPolicy: int
-    pluralityMinVotes: int
-    speedRank: int
-    failover: str
-    failoverTimeout: int
-
-
-def _bits(mask: int) -> int:
-    return bin(mask).count("1")
 
 
 class RoundDriver:
@@ -116,7 +102,8 @@ class RoundDriver:
         self.known_at.setdefault(voting_id, time.monotonic())
         if self.metrics is not None:
             self.metrics.round_seen(source)
-        log.info("round %s: tracked (%s, window %s)", _short(voting_id), source, window)
+        log.info("round %s: tracked (%s, window %s)", _short(voting_id), source, window,
+                 extra=_fields(voting_id, window=window))  # fmt: skip
         return True
 
     def active(self) -> list[bytes]:
@@ -237,7 +224,8 @@ class RoundDriver:
             return None
         self.store.put_round(voting_id, attempt, tree, window=window, event_key=local.event_key)
         log.info("round %s attempt %d: %d records from %d inputs, root %s", _short(voting_id),
-                 attempt, len(tree), len(inputs), tree.root[:18])  # fmt: skip
+                 attempt, len(tree), len(inputs), tree.root[:18],
+                 extra=_fields(voting_id, attempt, window))  # fmt: skip
         return bytes.fromhex(tree.root[2:])
 
     def _incomplete(self, inputs: list[dict]) -> tuple[Any, str] | None:
@@ -344,9 +332,12 @@ class RoundDriver:
             started = self.known_at.pop(voting_id, None)
             if started is not None and result is not None:
                 self.metrics.observe_consensus_latency(time.monotonic() - started)
+        local = self.store.round(voting_id)
+        window = None if local is None else (local.window_start, local.window_end)
         log.info("round %s: %s (attempt %d)%s%s", _short(voting_id), status, st.attempt,
                  f", result {result[:18]}" if result else "",
-                 "" if agreed is None else (", agreed" if agreed else ", DISAGREED"))  # fmt: skip
+                 "" if agreed is None else (", agreed" if agreed else ", DISAGREED"),
+                 extra=_fields(voting_id, int(st.attempt), window))  # fmt: skip
 
     # ---------------------------------------------------------------------------------------------
     # Finalize
@@ -415,7 +406,3 @@ class RoundDriver:
                 self._said.clear()
             self._said.add(key)
             log.log(level, message, *args)
-
-
-def _short(voting_id: bytes) -> str:
-    return "0x" + voting_id.hex()[:10]

@@ -161,7 +161,8 @@ class Submitter(NodeCalls):
             return "refused:" + self.refusals.refused((kind, nonce), what, refused)
         self.refusals.accepted((kind, nonce))
         self._count("vote_sent", kind)
-        log.info("%s sent: %s (nonce %d)", kind, tx_hash, nonce, extra=_ids(voting_id, attempt))
+        log.info("%s sent: %s (nonce %d)", kind, tx_hash, nonce,
+                 extra=_ids(voting_id, attempt, tx_hash=tx_hash, nonce=nonce, gas=gas))  # fmt: skip
         return "pending"
 
     def landed(self, kind: str, voting_id: bytes, attempt: int) -> bool:
@@ -215,7 +216,8 @@ class Submitter(NodeCalls):
         self.refusals.accepted(action)
         self._others[tx_hash] = Sent(action, tx_hash, nonce, self.clock())
         self._count("vote_sent", action.split()[0])
-        log.info("%s sent: %s (nonce %d)", action, tx_hash, nonce)
+        log.info("%s sent: %s (nonce %d)", action, tx_hash, nonce,
+                 extra={"tx_hash": tx_hash, "nonce": nonce, "gas": gas})  # fmt: skip
         return tx_hash
 
     def wait(self, tx_hash: str, timeout: float = 120.0) -> Any:
@@ -331,7 +333,7 @@ class Submitter(NodeCalls):
         self.refusals.accepted((row.kind, row.nonce))
         what = "replaced" if stuck is not None else "re-sent"
         log.info("%s %s: %s (nonce %d)", row.kind, what, tx_hash, row.nonce,
-                 extra=_ids(vid, row.attempt))  # fmt: skip
+                 extra=_ids(vid, row.attempt, tx_hash=tx_hash, nonce=row.nonce))  # fmt: skip
         return False
 
     # ---------------------------------------------------------------------------------------------
@@ -418,5 +420,6 @@ class Submitter(NodeCalls):
             getattr(self.metrics, what)(*labels)
 
 
-def _ids(voting_id: bytes, attempt: int) -> dict[str, Any]:
-    return {"voting_id": "0x" + voting_id.hex(), "attempt": attempt}
+def _ids(voting_id: bytes, attempt: int, **more: Any) -> dict[str, Any]:
+    """The `extra=` fields of a log line about a round's transaction (JSON logs carry them)."""
+    return {"voting_id": "0x" + voting_id.hex(), "attempt": attempt, **more}
