@@ -233,7 +233,8 @@ def test_drive__split_past_deadline_finalized_by_index_0_idle_sends_nothing(team
     idle_nonce = idle.nonce()
     assert [m.drive() for m in members] == ["None", "Voting", "Waiting"]
     nonces = [m.nonce() for m in members]
-    assert [m.drive() for m in members] == ["Voting", "Voting", "Waiting"]  # deadline ahead: nothing to finalize
+    # deadline ahead: nothing to finalize
+    assert [m.drive() for m in members] == ["Voting", "Voting", "Waiting"]
     assert [m.nonce() for m in members] == nonces
     chain.pending_timestamp = int(net.voting.roundState(VID).deadline) + 1
     chain.mine()
