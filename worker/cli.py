@@ -193,16 +193,21 @@ def claim(config_path: Path, project: str | None, epochs: tuple[int, ...], yes: 
     """Claim this worker's rewards (default: every ended epoch with something to claim)."""
     from worker.registration import Schedule
     from worker.rewards import claim_rewards, next_claim
-    from worker.status_text import format_amount, symbol_for, when
+    from worker.status_text import claim_preview, format_amount, symbol_for, when
     from worker.submit import Submitter
 
     session = _Session(config_path, project)
     conn = session.connect(require_enrolled=False)
     store = session.store()
     try:
+        with _fatal():
+            preview = claim_preview(conn, list(epochs) or None)
+        for line in preview.lines:
+            click.echo(line)
+        if not preview.anything and not epochs:  # NOTE: a requested epoch is refused with why
+            return
         if not yes:
-            what = ", ".join(map(str, epochs)) if epochs else "every claimable epoch"
-            click.confirm(f"Claim rewards of {conn.address} for {what}?", abort=True)
+            click.confirm(f"{preview.question} (give --yes to skip this question)", abort=True)
         chain = session.config.chain
         submitter = Submitter(conn, store, gas_margin=chain.gas_margin, floors=chain.gas_floors)
         chunk = session.config.rewards.register_chunk
