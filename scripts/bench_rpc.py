@@ -24,6 +24,7 @@ import click
 import yaml
 from ape.logging import LogLevel, logger
 
+from scripts._bench_deploy import WORKERS, deploy
 from scripts._bench_report import check, target_rows, text_table, write_report, write_results
 from scripts._localnet import (
     DATA_SUBJECT,
@@ -39,7 +40,6 @@ from scripts._localnet import (
     worker_config,
 )
 from scripts._rpc_proxy import RpcProxy
-from scripts.bench_worker import WORKERS, deploy
 
 OUT = Path(__file__).resolve().parent.parent / "bench"
 WORKFLOW = "matching-rpc-bench"
