@@ -127,9 +127,15 @@ def test_keystore_worker__status_without_passphrase_health_names_the_dead_source
     env = {"APE_DATA_FOLDER": str(keystore)}
 
     status = cli("status", "-c", str(config), "--json", env=env)
+    checked = cli("check", "-c", str(config), "--json", env=env)
 
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["address"] == accounts[1].address
+    assert checked.returncode == 1
+    results = {c["check"]: c for c in json.loads(checked.stdout)["checks"]}
+    assert [name for name, c in results.items() if not c["ok"]] == ["source"]
+    assert f"127.0.0.1:{dead}" in results["source"]["detail"]
+    assert results["enrolment"]["detail"].startswith(f"{accounts[1].address} is an active worker")
     log = tmp_path / "w1.log"
     proc = ln.WorkerProcess("w1", config, log, env={**env, "TEST_WORKER_PASSPHRASE":
                                                     "correct horse"})  # fmt: skip
