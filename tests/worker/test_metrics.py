@@ -2,6 +2,7 @@
 
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -513,3 +514,26 @@ def test_start__again_after_stop(metrics, health):
 
     with server:
         assert fetch(server, "/")[0] == 200
+
+
+def test_health_reporter__windows_not_ok_once_the_newest_due_window_is_a_period_overdue(health):
+    from types import SimpleNamespace
+
+    from worker.node_health import HealthReporter
+    from worker.trigger import IntervalTrigger
+
+    end = int(time.time()) - 3600 - 300 - 100  # due 300 s after it ends: 3,700 s overdue
+    waiting = {b"\x01" * 32: ((end - 3600, end), "has 0 of 1 inputs: not computed yet")}
+    node = SimpleNamespace(health=health, sources=[], trigger=IntervalTrigger(3600, lag=300),
+                           driver=SimpleNamespace(waiting=waiting, known_at={}))  # fmt: skip
+    reporter = HealthReporter(node)
+
+    reporter.report()
+    _, report = health.report()
+    assert report["components"]["windows"]["waiting"] == 1
+    assert report["reasons"]["windows"].startswith(
+        f"the newest due window [{end - 3600}, {end}] has 0 of 1 inputs: not computed yet, "
+    )
+    waiting[b"\x02" * 32] = ((end, end + 3600), "has 0 of 1 inputs: not computed yet")
+    reporter.report()  # the newest one is due less than a period ago: data may still come
+    assert "windows" not in health.report()[1]["reasons"]
