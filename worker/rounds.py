@@ -276,7 +276,9 @@ class RoundDriver:
             self._once(("nosalt", voting_id, attempt), "round %s: committed, but the salt is "
                        "lost: cannot reveal", _short(voting_id), level=logging.ERROR)  # fmt: skip
             return
-        outcome = self.submitter.ensure(kind, voting_id, attempt, result, descriptor)
+        local = self.store.round(voting_id)
+        window = None if local is None else (local.window_start, local.window_end)
+        outcome = self.submitter.ensure(kind, voting_id, attempt, result, descriptor, window)
         if outcome.startswith("rejected:"):
             self._once((kind, voting_id, attempt, outcome), "round %s attempt %d: %s %s",
                        _short(voting_id), attempt, kind, outcome)  # fmt: skip

@@ -114,11 +114,12 @@ class Submitter(NodeCalls):
     # ---------------------------------------------------------------------------------------------
 
     def ensure(self, kind: str, voting_id: bytes, attempt: int, result: bytes,
-               descriptor: tuple | None = None) -> str:  # fmt: skip
+               descriptor: tuple | None = None, window: Any = None) -> str:  # fmt: skip
         """Makes sure this worker's vote, commit or reveal of `result` is (being) sent, once.
 
         With `descriptor` (the round is not open yet) a vote goes as `openAndVote`, a commit as
-        `openAndCommit` (a plain one if another worker opened it first); a resend too.
+        `openAndCommit` (a plain one if another worker opened it first); a resend too. `window`
+        (the round's) joins the fields of the log line of the sent transaction.
 
         Returns:
             "confirmed", "pending" (sent, followed by `poll`), "failed" (tried `MAX_TRIES`
@@ -161,8 +162,10 @@ class Submitter(NodeCalls):
             return "refused:" + self.refusals.refused((kind, nonce), what, refused)
         self.refusals.accepted((kind, nonce))
         self._count("vote_sent", kind)
-        log.info("%s sent: %s (nonce %d)", kind, tx_hash, nonce,
-                 extra=_ids(voting_id, attempt, tx_hash=tx_hash, nonce=nonce, gas=gas))  # fmt: skip
+        fields = _ids(voting_id, attempt, tx_hash=tx_hash, nonce=nonce, gas=gas)
+        if window is not None and window[0] is not None:
+            fields["window"] = list(window)
+        log.info("%s sent: %s (nonce %d)", kind, tx_hash, nonce, extra=fields)
         return "pending"
 
     def landed(self, kind: str, voting_id: bytes, attempt: int) -> bool:

@@ -397,3 +397,18 @@ def test_drive__awaiting_failover_kept_quiet_then_settled(team, chain, failover_
         consensus = 1 if kind == "FailoverResolved" else 0  # a failed round has no result
         assert count("worker_consensus_total", {"agreed": "yes" if agreed else "no"}) == consensus
     assert recorded == ["AwaitingFailover"] * 3 + [kind] * 3
+
+
+@pytest.mark.anvil
+def test_drive__vote_log_line_carries_round_and_transaction_fields(team, caplog):
+    _, members = team("2/3")
+    give(members[0], "h1", ln.hour_payload(WINDOW_START))
+
+    with caplog.at_level(logging.INFO, logger="worker"):
+        assert members[0].drive() == "None"
+
+    (sent,) = [r for r in caplog.records if r.getMessage().startswith("vote sent: ")]
+    vote = members[0].store.vote(VID, 1, "vote")
+    assert (sent.voting_id, sent.attempt, sent.window) == ("0x" + VID.hex(), 1, list(WINDOW))
+    assert (sent.tx_hash, sent.nonce) == (vote.tx_hash, vote.nonce)
+    assert sent.gas >= 200_000  # the vote's gas floor
