@@ -43,3 +43,20 @@ def test_deploy__wrong_passphrase_one_line_names_the_variable(
         "digits and '_'"
     )
     assert not deployments_dir.exists()
+
+
+def test_admin__node_of_another_chain_one_line(volta_node, deployments_dir):
+    from click.testing import CliRunner
+
+    network = f"energyweb:mainnet:{volta_node}"  # a node of Volta's chain id
+    args = ["status", "--network", network, "--deployments-dir", str(deployments_dir)]
+
+    result = CliRunner().invoke(admin.cli, args)
+
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: Provider connected to chain ID '73799', which does not match network chain ID "
+        "'246'. Are you connected to 'mainnet'? Check --network (energyweb:volta is chain id "
+        "73799, energyweb:mainnet 246)"
+    )
+    assert "Traceback" not in result.output
