@@ -29,10 +29,11 @@ test: setup check  ## Quality gates, then all tests: the embedded chain (contrac
 coverage: setup  ## Contract coverage of the contract tests alone: table, .build/coverage/{lcov.info,coverage.json}
 	$(APE) test tests/contracts tests/coverage -q --contract-coverage
 
-bench: setup  ## Benchmarks (gas of voting and rewards; worker latency, memory, Merkle; matching workflows): bench/results.json, bench/REPORT.md
+bench: setup  ## Benchmarks (gas of voting and rewards; worker latency, memory, Merkle, RPC budget; matching workflows): bench/results.json, bench/REPORT.md
 	$(APE) run bench_gas --network $(ANVIL_NETWORK)
 	$(APE) run bench_rewards --network $(ANVIL_NETWORK)
 	$(APE) run bench_worker
+	$(APE) run bench_rpc
 	$(VENV)/bin/python scripts/bench_matching.py
 	$(VENV)/bin/python scripts/bench_plots.py
 

@@ -27,7 +27,7 @@ def check(name: str, value: float, limit: float, unit: str) -> dict[str, Any]:
         value: The measured value.
         limit: The largest value that meets the target.
         unit: How to show the value: "gas", "x" (a ratio), "%" (a fraction shown in percent),
-            "s" (seconds), "MiB" or "blocks".
+            "s" (seconds), "MiB", "blocks" or "req/s".
     """
     margin = (value - limit) / limit * 100
     shown = {
@@ -37,6 +37,7 @@ def check(name: str, value: float, limit: float, unit: str) -> dict[str, Any]:
         "s": f"{value:.2f} s",
         "MiB": f"{value:.0f} MiB",
         "blocks": f"{value:g} blocks",
+        "req/s": f"{value:.3f} req/s",
     }[unit]
     side = "under" if margin <= 0 else "over"
     result = {"target": name, "measured": shown, "value": value, "limit": limit}

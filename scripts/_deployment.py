@@ -163,10 +163,22 @@ def confirm(question: str, yes: bool) -> None:
 
 
 def enable_autosign(account: AccountAPI) -> None:
-    """Keystore accounts: sign the confirmed transactions without asking once per transaction."""
+    """Keystore accounts: sign the confirmed transactions without asking once per transaction.
+
+    Raises:
+        click.ClickException: a wrong passphrase, in one line naming the variable read.
+    """
+    from ape.exceptions import AccountsError
+
     set_autosign = getattr(account, "set_autosign", None)
-    if set_autosign is not None:
+    if set_autosign is None:
+        return
+    try:
         set_autosign(True)
+    except AccountsError as exc:  # NOTE: InvalidPasswordError is one
+        from scripts._cli_errors import passphrase_problem
+
+        raise click.ClickException(passphrase_problem(account.alias, exc)) from exc
 
 
 @dataclass
@@ -324,10 +336,24 @@ def manifest_options(command: Callable) -> Callable:
     return deployments_dir_option(command)
 
 
+ACCOUNT_HELP = (
+    "Ape account that signs: a keystore alias (`ape accounts list`; its passphrase from "
+    "APE_ACCOUNTS_<alias>_PASSPHRASE or a prompt) or TEST::<n> on a local chain."
+)
+
+
+def account_option_with_help(command: Callable) -> Callable:
+    """Ape's `--account` option, with a help text (Ape's has none)."""
+    command = account_option()(command)
+    command.__click_params__[-1].help = ACCOUNT_HELP
+    return command
+
+
 def transaction_options(command: Callable) -> Callable:
     """The sending account, `--yes` and the manifest options."""
-    command = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")(command)
-    return manifest_options(account_option()(command))
+    command = click.option("--yes", is_flag=True,
+                           help="Do not ask for confirmation (for scripts).")(command)  # fmt: skip
+    return manifest_options(account_option_with_help(command))
 
 
 def address_arguments(ctx: click.Context, param: click.Parameter, values: Any) -> Any:

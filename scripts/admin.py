@@ -17,6 +17,7 @@ from ape.api import AccountAPI, ProviderAPI
 from ape.cli import ConnectedProviderCommand
 from ape.contracts import ContractInstance
 
+from scripts._cli_errors import ScriptGroup
 from scripts._deployment import (
     Deployment,
     address_arguments,
@@ -51,7 +52,7 @@ def success(net: Deployment, message: str) -> None:
     click.secho(f"{message} on {network} (WorkerVoting {net.voting.address})", fg="green")
 
 
-@click.group()
+@click.group(cls=ScriptGroup)
 def cli() -> None:
     """Operate a deployed worker network (reads its deployment manifest)."""
 

@@ -16,12 +16,12 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import click
-from ape import accounts, networks, project
+from ape import networks
 from ape.logging import LogLevel, logger
 
+from scripts._bench_deploy import THRESHOLD, WORKERS, deploy
 from scripts._bench_report import check, target_rows, text_table, write_report, write_results
 from scripts._localnet import (
     DATA_SUBJECT,
@@ -35,31 +35,10 @@ from scripts._localnet import (
     round_naming,
     wait_running,
     worker_config,
-    write_manifest,
 )
-from scripts._voting import deploy_voting
 
 OUT = Path(__file__).resolve().parent.parent / "bench"
-WORKERS, THRESHOLD = 7, 4
-ZERO = "0x" + "00" * 20
 WORKFLOW = "matching-bench"
-
-
-def deploy(uri: str, workdir: Path) -> tuple[Any, Path]:
-    """Deploys voting (4 of 7, open, 10 min votes) and rewards; returns voting and the manifest."""
-    with networks.parse_network_choice(f"ethereum:local:{uri}") as provider:
-        owner = accounts.test_accounts[0]
-        config = (THRESHOLD, False, 600, 0, 0, 0, 3, ZERO, 0)
-        voting = deploy_voting(owner, config, 86_400, 3_600)
-        for i in range(1, WORKERS + 1):
-            voting.addWorker(accounts.test_accounts[i], sender=owner)
-        weights = [2500, 2500, 2500, 2500]
-        rewards = owner.deploy(project.WorkerRewards, owner, voting, ZERO, 7_200, 30 * 86_400,
-                               weights)  # fmt: skip
-        chain_id = int(provider.web3.eth.chain_id)
-        manifest = write_manifest(workdir / "manifest.json", chain_id, voting.address,
-                                  rewards.address)  # fmt: skip
-        return voting.address, manifest
 
 
 def measure(uri: str, voting_address: str, nats_url: str, rounds: int, tag: str) -> dict:

@@ -18,11 +18,13 @@ from pathlib import Path
 import click
 from ape import project
 from ape.api import AccountAPI, ProviderAPI
-from ape.cli import ConnectedProviderCommand, account_option
+from ape.cli import ConnectedProviderCommand
 
+from scripts._cli_errors import ScriptGroup
 from scripts._deployment import (
     MANIFEST_VERSION,
     TxLog,
+    account_option_with_help,
     compiler_info,
     confirm,
     connected_chain_id,
@@ -276,7 +278,7 @@ fund_option = click.option(
 )
 
 
-@click.group()
+@click.group(cls=ScriptGroup)
 def cli() -> None:
     """Deploy a worker network: WorkerVoting and WorkerRewards from a parameter file."""
 
@@ -300,7 +302,7 @@ def check(
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@account_option()
+@account_option_with_help
 @params_option
 @deployments_dir_option
 @fund_option

@@ -26,9 +26,12 @@ log = logging.getLogger(__name__)
 
 
 def load_account(
-    config: ChainConfig, chain_id: int, prompt: Callable[[str], str] | None = None
+    config: ChainConfig,
+    chain_id: int,
+    prompt: Callable[[str], str] | None = None,
+    unlock: bool = True,
 ) -> Any:
-    """The configured account, ready to sign.
+    """The configured account, ready to sign (`unlock=False`: locked, for its address only).
 
     Raises:
         StartupError: unknown alias, a test account off a local chain, a keystore account
@@ -58,6 +61,8 @@ def load_account(
     if not _is_keystore(account):
         log.info("account %s is a %s: it signs by itself", alias, type(account).__name__)
         return account
+    if not unlock:
+        return account  # NOTE: a keystore account's address comes from its file, unencrypted
     passphrase = config.read_passphrase()
     if passphrase is None:
         if prompt is None and not sys.stdin.isatty():
@@ -71,7 +76,10 @@ def load_account(
     try:
         account.set_autosign(True, passphrase=passphrase)
     except Exception as exc:  # NOTE: Ape raises InvalidPasswordError or AccountsError
-        raise StartupError(f"chain.account {alias}", "wrong passphrase") from exc
+        source = (f"the file {config.passphrase_file}" if config.passphrase_file
+                  else f"the environment variable {config.passphrase_env}")  # fmt: skip
+        raise StartupError(f"chain.account {alias}", "wrong passphrase", f"check {source}") from exc
+    log.info("account %s (%s) unlocked for signing", alias, account.address)
     return account
 
 

@@ -204,6 +204,7 @@ def connect(
     prompt: Callable[[str], str] | None = None,
     require_enrolled: bool = True,
     with_account: bool = True,
+    unlock: bool = True,
 ) -> Connection:
     """Connects to the configured network and runs the start-up checks.
 
@@ -214,6 +215,8 @@ def connect(
             terminal prompt if stdin is a terminal, else the start fails.
         require_enrolled: Stop unless the account is an active worker (`status` does not).
         with_account: False: read-only, no account (auditors); `account` is None.
+        unlock: False: the account's address only (read from the keystore file, no passphrase);
+            for the commands that read and never send.
 
     Raises:
         StartupError: unreachable node, wrong chain, no contract, unknown or locked account, or
@@ -240,7 +243,8 @@ def connect(
         install(provider.web3, failover)
         failover.start()
     try:
-        conn = _checked(config, manifest, provider, context, prompt, require_enrolled, with_account)
+        conn = _checked(config, manifest, provider, context, prompt, require_enrolled, with_account,
+                        unlock)  # fmt: skip
         conn.endpoints = failover
     except BaseException as exc:
         if failover is not None:
@@ -327,10 +331,10 @@ def check_enrolled(voting: Any, address: str) -> Any:
     return info
 
 
-def _checked(config, manifest, provider, context, prompt, require_enrolled, with_account):
+def _checked(config, manifest, provider, context, prompt, require_enrolled, with_account, unlock):
     chain_id = check_deployment(provider.web3, manifest, config.network)
     voting = contract_at(manifest.voting, "WorkerVoting")
-    account = load_account(config, chain_id, prompt) if with_account else None
+    account = load_account(config, chain_id, prompt, unlock) if with_account else None
     if account is not None and require_enrolled:
         info = check_enrolled(voting, account.address)
     else:

@@ -3,8 +3,16 @@
     worker run --config worker.yaml          run the node until SIGTERM / Ctrl-C
     worker status --config worker.yaml       enrolment, counters, rewards (--json for scripts)
     worker claim --config worker.yaml        register and claim ended epochs' rewards
+    worker check --config worker.yaml        every start-up check, without running (exit 0/1)
+    worker rounds --config worker.yaml       this worker's rounds: id, window, status, vote, outcome
     worker proof --config worker.yaml ID N   record N of round ID with its Merkle proof (JSON)
+    worker proof -c worker.yaml --find consumer=office   the proofs of the matching records
     worker verify --config worker.yaml FILE  check a record/proof against the chain
+
+Only `run` and `claim` unlock the account's key; `status`, `check`, `rounds`, `proof` and
+`verify` read the address from the keystore file (or need none) and never ask for a passphrase.
+Every `--json` output is one JSON document on standard output; logs and Ape's messages go to
+standard error.
 
 The Ape project (network definitions in `ape-config.yaml`) is `--project`, or `WORKER_PROJECT`,
 or the checkout this package lives in, or the current directory if it has one, or the Energy Web
@@ -24,70 +32,24 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
 from worker import __version__
+from worker.cli_common import (  # noqa: F401  (_bytes32, _fail: part of this module's surface)
+    _bytes32,
+    _enter_project,
+    _fail,
+    _fatal,
+    config_option,
+    project_option,
+)
 from worker.config import WorkerConfig, load_config
-from worker.errors import EXIT_FATAL, StartupError, WorkerError
+from worker.errors import StartupError
 
-_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 STOP_DEADLINE = 8.0  # seconds from SIGTERM to exit, whatever the node or broker does
-
-
-def _project_dir(option: str | None) -> Path:
-    if option:
-        return Path(option).resolve()
-    if env := os.environ.get("WORKER_PROJECT"):
-        return Path(env).resolve()
-    if (_PACKAGE_ROOT / "ape-config.yaml").is_file():
-        return _PACKAGE_ROOT
-    if (Path.cwd() / "ape-config.yaml").is_file():
-        return Path.cwd()
-    return Path(__file__).resolve().parent / "project"  # the wheel's Energy Web networks
-
-
-def _enter_project(option: str | None) -> Path:
-    """Makes the Ape project the current directory and quiets Ape; returns the project.
-
-    Ape reads the project (network definitions, test mnemonic) of the current directory, and
-    prints its own info lines ("Connecting to ...") where the command's output goes.
-    """
-    from ape.logging import LogLevel, logger
-
-    project = _project_dir(option)
-    os.chdir(project)
-    logger.set_level(LogLevel.WARNING)
-    return project
-
-
-def _fail(message: str, code: int = 1) -> None:
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(code)
-
-
-@contextmanager
-def _fatal() -> Iterator[None]:
-    """Turns the package's errors into one clear line and their exit code (1 unless stated)."""
-    try:
-        yield
-    except WorkerError as exc:
-        _fail(str(exc), getattr(exc, "exit_code", EXIT_FATAL))
-
-
-config_option = click.option(
-    "--config", "-c", "config_path", required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The worker's YAML config (environment overrides: WORKER_<SECTION>__<FIELD>).",
-)  # fmt: skip
-project_option = click.option(
-    "--project", "project", type=click.Path(exists=True, file_okay=False), default=None,
-    help="Ape project with the network definitions (default: this checkout, or the cwd).",
-)  # fmt: skip
 
 
 class _Session:
@@ -98,11 +60,12 @@ class _Session:
             self.config: WorkerConfig = load_config(config_path.resolve())
         self.project = _enter_project(project)
 
-    def connect(self, require_enrolled: bool = True) -> Any:
+    def connect(self, require_enrolled: bool = True, unlock: bool = True) -> Any:
         from worker.chain import connect
 
         with _fatal():
-            return connect(self.config.chain, self.project, require_enrolled=require_enrolled)
+            return connect(self.config.chain, self.project, require_enrolled=require_enrolled,
+                           unlock=unlock)  # fmt: skip
 
     def store(self) -> Any:
         from worker.state import StateStore
@@ -122,6 +85,7 @@ def cli() -> None:
 @project_option
 def run(config_path: Path, project: str | None) -> None:
     """Run the worker until SIGTERM or Ctrl-C."""
+    from worker.check import check_trigger
     from worker.health import Health, MetricsServer
     from worker.lock import account_lock, state_lock
     from worker.logs import add_secret, setup_logging
@@ -141,6 +105,7 @@ def run(config_path: Path, project: str | None) -> None:
     with _fatal():
         workflow = load_workflow(config.workflow.ref)
         workflow.parse_params(config.workflow.params)
+        check_trigger(config, workflow)
     with _fatal():
         state_lock(config.state.directory).acquire()  # NOTE: held until the process ends
     store = session.store()
@@ -209,12 +174,12 @@ def _exit_after(seconds: float) -> None:
 @project_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def status(config_path: Path, project: str | None, as_json: bool) -> None:
-    """Show enrolment, vote counters, balance and claimable rewards."""
+    """Show enrolment, vote counters, balance and claimable rewards (never unlocks the key)."""
     from worker.rewards import worker_status
     from worker.status_text import format_status
 
     session = _Session(config_path, project)
-    conn = session.connect(require_enrolled=False)
+    conn = session.connect(require_enrolled=False, unlock=False)
     try:
         with _fatal():
             info = worker_status(conn)
@@ -232,16 +197,21 @@ def claim(config_path: Path, project: str | None, epochs: tuple[int, ...], yes: 
     """Claim this worker's rewards (default: every ended epoch with something to claim)."""
     from worker.registration import Schedule
     from worker.rewards import claim_rewards, next_claim
-    from worker.status_text import format_amount, symbol_for, when
+    from worker.status_text import claim_preview, format_amount, symbol_for, when
     from worker.submit import Submitter
 
     session = _Session(config_path, project)
     conn = session.connect(require_enrolled=False)
     store = session.store()
     try:
+        with _fatal():
+            preview = claim_preview(conn, list(epochs) or None)
+        for line in preview.lines:
+            click.echo(line)
+        if not preview.anything and not epochs:  # NOTE: a requested epoch is refused with why
+            return
         if not yes:
-            what = ", ".join(map(str, epochs)) if epochs else "every claimable epoch"
-            click.confirm(f"Claim rewards of {conn.address} for {what}?", abort=True)
+            click.confirm(f"{preview.question} (give --yes to skip this question)", abort=True)
         chain = session.config.chain
         submitter = Submitter(conn, store, gas_margin=chain.gas_margin, floors=chain.gas_floors)
         chunk = session.config.rewards.register_chunk
@@ -262,23 +232,6 @@ def claim(config_path: Path, project: str | None, epochs: tuple[int, ...], yes: 
     finally:
         conn.close()
         store.close()
-
-
-@cli.command()
-@config_option
-@click.argument("voting_id")
-@click.argument("index", type=int)
-@click.option("--attempt", type=int, default=None, help="Attempt (default: the recorded one).")
-def proof(config_path: Path, voting_id: str, index: int, attempt: int | None) -> None:
-    """Print record INDEX of round VOTING_ID with its Merkle proof, as JSON for `verify`."""
-    from worker.state import StateStore
-    from worker.verify import proof_document
-
-    with _fatal():
-        config = load_config(config_path.resolve())
-        with StateStore(config.state.directory) as store:
-            found = store.proof_for(_bytes32(voting_id), index, attempt)
-    click.echo(json.dumps(proof_document(found), indent=2))
 
 
 @cli.command()
@@ -340,15 +293,27 @@ def verify(proof_file: Path, config_path: Path | None, network: str | None,
         conn.close()
 
 
-def _bytes32(text: str) -> bytes:
-    try:
-        value = bytes.fromhex(text.removeprefix("0x"))
-    except ValueError:
-        value = b""
-    if len(value) != 32:
-        raise click.BadParameter(f"expected a 0x-prefixed 32-byte hex id, got {text!r}")
-    return value
+@cli.command()
+@config_option
+@project_option
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def check(config_path: Path, project: str | None, as_json: bool) -> None:
+    """Run every start-up check (config, workflow, trigger x workflow, chain id, manifest,
+    enrolment, balance, source and a sample payload) without running; exit 0 if all pass, else
+    1. Never unlocks the key."""
+    from worker.check import run_checks
 
+    run_checks(config_path, project, as_json)
+
+
+def _register() -> None:
+    from worker.cli_rounds import proof, rounds
+
+    cli.add_command(rounds)
+    cli.add_command(proof)
+
+
+_register()
 
 from worker.cli_export import register  # noqa: E402  export, multiproof, explorer
 

@@ -1,8 +1,15 @@
 """Liveness of the worker and the HTTP endpoint that serves `/metrics` and `/health`.
 
-`Health` collects heartbeats and current problems of the worker's components; `MetricsServer`
-serves the Prometheus text of a `worker.metrics.Metrics` at `/metrics` and the health report at
-`/health` (200 healthy, 503 not) from a background thread.
+`Health` collects heartbeats, current problems and details of the worker's components (the node
+reports chain, source, windows, balance and enrolment); `MetricsServer` serves from a background
+thread:
+
+- `/metrics`: the Prometheus text of a `worker.metrics.Metrics`, with the health of every
+  component as gauges (`worker_health_ok{component=...}`, `worker_ready`, `worker_live`);
+- `/health` and `/health/ready`: readiness, the whole report (200 ready, 503 not, with the reason
+  of every component that is not ok);
+- `/health/live`: liveness, 200 while the components registered as liveness (the chain loop)
+  beat within their `max_age`, 503 once one is stuck (restart the process).
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ class Health:
         clock: Source of monotonic seconds; injectable for tests.
     """
 
-    _RESERVED = frozenset({"status", "components", "warnings"})
+    _RESERVED = frozenset({"status", "components", "warnings", "live", "ready", "reasons"})
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -49,15 +56,25 @@ class Health:
         self._problems: dict[str, str] = {}
         self._warnings: dict[str, str] = {}
         self._info: dict[str, Any] = {}
+        self._details: dict[str, dict[str, Any]] = {}
+        self._live: set[str] = set()
 
-    def register(self, component: str, max_age_seconds: float) -> None:
-        """Watch `component`: unhealthy once it has not beaten for `max_age_seconds`."""
+    def register(self, component: str, max_age_seconds: float, live: bool = False) -> None:
+        """Watch `component`: unhealthy once it has not beaten for `max_age_seconds`.
+
+        Args:
+            component: The name in the report.
+            max_age_seconds: The longest silence it may keep.
+            live: It counts for liveness (`/health/live`): the process is stuck when it is stale.
+        """
         # NOTE: registering counts as a first beat, so a component gets one `max_age` to start.
         if max_age_seconds <= 0:
             raise ValueError(f"health: max_age of {component!r} must be > 0, not {max_age_seconds}")
         with self._lock:
             self._max_age[component] = max_age_seconds
             self._last_beat.setdefault(component, self._clock())
+            if live:
+                self._live.add(component)
 
     def beat(self, component: str) -> None:
         """Record that `component` is alive now (unregistered components are shown, never stale)."""
@@ -86,6 +103,12 @@ class Health:
         with self._lock:
             self._warnings.pop(component, None)
 
+    def detail(self, component: str, **values: Any) -> None:
+        """Show `values` (e.g. `waiting=3`, `age=12.5`) under `component` in every report."""
+        with self._lock:
+            self._max_age.setdefault(component, None)
+            self._details.setdefault(component, {}).update(values)
+
     def set_info(self, key: str, value: Any) -> None:
         """Show `key: value` in every report (e.g. account, chain_id, last_block)."""
         if key in self._RESERVED:
@@ -100,30 +123,39 @@ class Health:
             now: The current time on the clock's scale; the clock is read when omitted.
 
         Returns:
-            `(healthy, {"status": "ok"|"degraded"|"unhealthy", "components": {name: {"age",
-            "max_age", "problem"}}, "warnings": {name: text} (if any), **info})`; `age` is the
-            seconds since the last beat (None if never).
+            `(healthy, {"status": "ok"|"degraded"|"unhealthy", "live": bool, "ready": bool,
+            "reasons": {name: why not ok}, "components": {name: {"ok", "age", "max_age",
+            "problem", "warning", **details}}, "warnings": {name: text} (if any), **info})`;
+            `age` is the seconds since the last beat (None if never). Healthy means ready.
         """
         with self._lock:
             now = self._clock() if now is None else now
-            healthy = True
+            healthy, live = True, True
+            reasons: dict[str, str] = {}
             components: dict[str, dict[str, Any]] = {}
             for name in sorted(self._max_age):
                 max_age = self._max_age[name]
                 last = self._last_beat.get(name)
                 age = None if last is None else max(0.0, now - last)
                 problem = self._problems.get(name)
-                if problem is None and max_age is not None and age is not None and age > max_age:
+                stale = max_age is not None and age is not None and age > max_age
+                if stale and (problem is None or name in self._live):
                     problem = f"no heartbeat for {age:.1f} s (max {max_age:g} s)"
                 if problem is not None:
                     healthy = False
+                    reasons[name] = problem
+                live = live and not (stale and name in self._live)
                 components[name] = {
+                    "ok": problem is None,
                     "age": None if age is None else round(age, 3),
                     "max_age": max_age,
                     "problem": problem,
+                    "warning": self._warnings.get(name),
+                    **self._details.get(name, {}),
                 }
             status = "unhealthy" if not healthy else "degraded" if self._warnings else "ok"
-            body: dict[str, Any] = {"status": status, "components": components}
+            body: dict[str, Any] = {"status": status, "live": live, "ready": healthy,
+                                    "reasons": reasons, "components": components}  # fmt: skip
             if self._warnings:
                 body["warnings"] = dict(self._warnings)
             body.update(self._info)
@@ -135,7 +167,11 @@ class Health:
 # -------------------------------------------------------------------------------------------------
 
 TEXT = "text/plain; charset=utf-8"
-INDEX = b"worker\n/metrics  Prometheus metrics\n/health   liveness (200 ok, 503 unhealthy)\n"
+INDEX = (
+    b"worker\n/metrics       Prometheus metrics\n/health        readiness and every component"
+    b" (200 ready, 503 not, with the reasons)\n/health/ready  the same\n/health/live   "
+    b"liveness (200 running, 503 stuck)\n"
+)
 
 
 class _Server(ThreadingHTTPServer):
@@ -190,9 +226,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, path: str) -> tuple[HTTPStatus, str, bytes]:
         if path == "/metrics":
+            self.server.metrics.health(self.server.health.report()[1])
             return HTTPStatus.OK, CONTENT_TYPE_LATEST, self.server.metrics.render()
-        if path == "/health":
+        if path in ("/health", "/health/ready", "/health/live"):
             healthy, report = self.server.health.report()
+            if path == "/health/live":
+                healthy = report["live"]
+                report = {"live": healthy, "status": "ok" if healthy else "stuck",
+                          "reasons": {k: v for k, v in report["reasons"].items()
+                                      if v.startswith("no heartbeat")}}  # fmt: skip
             status = HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE
             return status, "application/json", json.dumps(report, default=str).encode()
         if path == "/":
@@ -266,7 +308,7 @@ class MetricsServer:
             self._server = server
             self._thread = threading.Thread(
                 target=server.serve_forever,
-                kwargs={"poll_interval": 0.1},
+                kwargs={"poll_interval": 0.5},
                 name="worker-metrics",
                 daemon=True,
             )

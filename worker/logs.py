@@ -29,6 +29,8 @@ MIN_SECRET_LENGTH = 4
 
 # Attributes every LogRecord has; any other attribute came from `extra=`.
 _RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Fields of round and transaction lines: JSON lines carry them, the human message says them already.
+ROUND_FIELDS = frozenset({"voting_id", "attempt", "window", "tx_hash", "nonce", "gas"})
 # Keys of a JSON line that `extra=` fields may not overwrite.
 _JSON_KEYS = frozenset({"time", "level", "logger", "message", "exc", "stack"})
 
@@ -170,7 +172,8 @@ class HumanFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         when = _timestamp(record).isoformat(sep=" ", timespec="milliseconds")[:23]
         parts = [f"{when} {record.levelname:<5} {record.name}: {record.getMessage()}"]
-        parts.extend(f"{key}={_human_value(value)}" for key, value in _extras(record))
+        parts.extend(f"{key}={_human_value(value)}" for key, value in _extras(record)
+                     if key not in ROUND_FIELDS)  # fmt: skip
         text = " ".join(parts)
         exc = _traceback(self, record)
         if exc:
@@ -230,3 +233,39 @@ def setup_logging(
     # NOTE: not passed on to the root logger, where a handler set up by another library would
     # write every line a second time, in its own format.
     logger.propagate = False
+
+
+# -------------------------------------------------------------------------------------------------
+# Ape's own log lines
+# -------------------------------------------------------------------------------------------------
+
+# NOTE: what Ape's keystore account says when it is unlocked for signing and before every
+# signature; the worker says the former itself ("account ... unlocked"), the latter is noise.
+APE_QUIET = ("Danger! This account will now sign", "Using cached key for")
+
+
+class _ApeBridge(logging.Handler):
+    """Hands Ape's records to the `worker.ape` logger (the worker's format, standard error)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        level = logging.DEBUG if message.startswith(APE_QUIET) else record.levelno
+        target = logging.getLogger("worker.ape")
+        if target.isEnabledFor(level):
+            target.log(level, "%s", message, exc_info=record.exc_info)
+
+
+def route_ape_logs() -> None:
+    """Sends Ape's log lines through the worker's logger instead of Ape's own handler.
+
+    Ape's handler writes every level to standard output, where it pollutes a command's
+    `--json` document; its account warnings (unlock for signing, cached key before each
+    signature) are logged at DEBUG. Idempotent.
+    """
+    ape_logger = logging.getLogger("ape")
+    for handler in list(ape_logger.handlers):
+        if not isinstance(handler, _ApeBridge):
+            ape_logger.removeHandler(handler)
+    if not any(isinstance(h, _ApeBridge) for h in ape_logger.handlers):
+        ape_logger.addHandler(_ApeBridge())
+    ape_logger.propagate = False

@@ -88,6 +88,14 @@ class Metrics:
         self._pending = gauge("pending_transactions", "Transactions sent and not yet mined")
         self._up = gauge("up", "1 while the worker is running")
         self._low_balance = gauge("low_balance", "1 while the balance is under the warning level")
+        self._ready = gauge("ready", "1 while /health/ready answers 200 (every component ok)")
+        self._live = gauge("live", "1 while /health/live answers 200 (the chain loop runs)")
+        self._component_ok = Gauge("worker_health_ok", "1 while the health component is ok",
+                                   ["component"], registry=self.registry)  # fmt: skip
+        self._windows_waiting = gauge("windows_waiting", "Due windows still waiting for data")
+        self._source_age = gauge(
+            "source_success_age_seconds", "Seconds since the data source last answered (-1 never)"
+        )
         self._vote_latency = Histogram(
             "worker_trigger_to_vote_seconds",
             "Time from a round's trigger to the worker's vote",
@@ -198,6 +206,18 @@ class Metrics:
     def running(self, up: bool) -> None:
         """Set `worker_up`: 1 from start until shutdown, then 0."""
         self._up.set(1 if up else 0)
+
+    def health(self, report: dict) -> None:
+        """Set the health gauges from a `worker.health.Health.report()` body."""
+        self._ready.set(1 if report.get("ready") else 0)
+        self._live.set(1 if report.get("live") else 0)
+        for name, component in report.get("components", {}).items():
+            self._component_ok.labels(name).set(1 if component.get("ok") else 0)
+            if name == "windows" and component.get("waiting") is not None:
+                self._windows_waiting.set(component["waiting"])
+            if name == "source":
+                age = component.get("success_age")
+                self._source_age.set(-1 if age is None else age)
 
     def render(self) -> bytes:
         """The metrics in the Prometheus text exposition format."""

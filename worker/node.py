@@ -12,6 +12,12 @@ Ape's provider is synchronous):
   checks the balance and, from the first tick after an epoch ended, registers its reward points
   (`worker.registration`).
 
+RPC budget: a tick of an idle worker (no transaction in flight, no round with a result or with
+the data to compute one) sends nothing to the node. Rounds that wait for data are checked against
+the local store only. Every `idle_every` seconds (30 ticks, at most 60 s) an idle worker reads the
+chain head, its time and the new events; every two such passes it checks the deployment and the
+enrolment again, and the balance. A busy worker does all of that on every tick, as before.
+
 Rounds are named by their descriptor (`worker.descriptor`): a window is joined when it is due for
 this worker, whether another worker opened its round already or not (then this worker opens it);
 a round about anything else (another window, schedule or encoding) has another id.
@@ -33,6 +39,7 @@ from worker.config import WorkerConfig
 from worker.descriptor import RoundNaming
 from worker.errors import StartupError, TriggerError, WorkerError, WorkflowRefError
 from worker.intake import Intake
+from worker.node_health import HealthReporter
 from worker.refusals import is_transient
 from worker.registration import Registrar
 from worker.rounds import RoundDriver
@@ -50,6 +57,7 @@ log = logging.getLogger(__name__)
 BALANCE_EVERY = 30.0  # seconds between balance checks
 STOP_GRACE = 2.0  # seconds a tick may still run after a stop request
 CHECK_EVERY = 10.0  # seconds between checks that the contracts and the enrolment still hold
+IDLE_TICKS, IDLE_MAX = 30, 60.0  # an idle worker reads the chain every 30 ticks, <= 60 s
 
 
 class Node:
@@ -101,11 +109,16 @@ class Node:
         self._executor = DaemonExecutor("chain")
         self._next_balance = 0.0
         self._next_check = 0.0
+        self.idle_every = min(IDLE_MAX, IDLE_TICKS * chain.poll_interval)
+        self._next_pass = 0.0  # when an idle worker reads the chain next
+        self._chain_clock = (time.time(), time.monotonic())  # chain time read, and when
+        self.busy = True  # the last tick had work for the node
         self._low = False  # the balance is below chain.low_balance
         self._failures: set[str] = set()  # tick failures logged with their traceback
         self._reported: dict[tuple[int, str], int] = {}
         self.sources: list[HttpSource | NatsSource] = []
         self.source_report: SourceReport | None = None
+        self.reporter = HealthReporter(self)
         self.ticks = 0
 
     # ---------------------------------------------------------------------------------------------
@@ -115,7 +128,11 @@ class Node:
     async def run(self, stop: asyncio.Event) -> None:
         """Runs until `stop` is set; returns after a clean shutdown."""
         if self.health is not None:
-            self.health.register("chain", max(30.0, 10 * self.config.chain.poll_interval))
+            poll = self.config.chain.poll_interval
+            self.health.register("loop", max(30.0, 10 * poll), live=True)
+            self.health.register("chain", max(30.0, 10 * poll, 3 * self.idle_every))
+            self.health.register("enrolment", 3 * max(CHECK_EVERY, 2 * self.idle_every))
+            self.health.detail("enrolment", pool_index=self.conn.pool_index)
             self.health.set_info("address", self.conn.address)
             self.health.set_info("chain_id", self.conn.chain_id)
         if self.metrics is not None:
@@ -155,11 +172,10 @@ class Node:
                 log.warning("stopping while a node call is still running (the node does not "
                             "answer): not waiting for it")  # fmt: skip
                 return
+            if self.health is not None:
+                self.health.beat("loop")
             try:
                 tick.result()
-                if self.health is not None:
-                    self.health.beat("chain")
-                    self.health.clear("chain")
             except StartupError as exc:  # NOTE: fatal: the deployment or enrolment is gone
                 if self.health is not None:
                     self.health.problem("chain", f"stopping: {exc}")
@@ -194,7 +210,7 @@ class Node:
         """
         now = time.monotonic()
         if now >= self._next_check:
-            self._next_check = now + CHECK_EVERY
+            self._next_check = now + (CHECK_EVERY if self.busy else 2 * self.idle_every)
             self.check_deployment()
         try:
             self._tick()
@@ -208,44 +224,74 @@ class Node:
     def check_deployment(self) -> None:
         """The start-up checks of the chain, the contracts and the enrolment, again."""
         check_deployment(self.conn.web3, self.conn.manifest, self.config.chain.network)
-        check_enrolled(self.conn.voting, self.conn.address)
+        try:
+            info = check_enrolled(self.conn.voting, self.conn.address)
+        except StartupError as exc:
+            if self.health is not None:
+                self.health.problem("enrolment", str(exc))
+            raise
+        if self.health is not None:
+            self.health.beat("enrolment")
+            self.health.clear("enrolment")
+            self.health.detail("enrolment", pool_index=int(info.index), active=True)
 
     def _tick(self) -> None:
         self.ticks += 1
-        self.chain_now = self._chain_time()
-        self.submitter.poll()
-        _events, upto = self.watcher.poll()
-        self.watcher.advance(upto)
-        if self.metrics is not None:
-            self.metrics.block(upto)
         if isinstance(self.trigger, IntervalTrigger):
             for window in self.trigger.windows_due(time.time()):
                 vid = self.naming.window(window.start, window.end).voting_id
                 self.driver.track(vid, (window.start, window.end), None, "trigger")
-        for vid in self.driver.active():
+        active = self.driver.active()
+        ready = [vid for vid in active if self.driver.waiting_for_data(vid) is None]
+        now = time.monotonic()
+        self.busy = bool(ready) or self.submitter.has_pending or self._low_refused()
+        full = self.busy or now >= self._next_pass
+        if full:
+            self._next_pass = now + self.idle_every
+            self.chain_now = self._chain_time()
+            if self.submitter.has_pending:
+                self.submitter.poll()
+            _events, upto = self.watcher.poll()
+            self.watcher.advance(upto)
+            if self.metrics is not None:
+                self.metrics.block(upto)
+        else:  # NOTE: idle: the chain clock runs on from the last reading
+            read, at = self._chain_clock
+            self.chain_now = read + (now - at)
+        for vid in active:
             try:
                 self.driver.drive(vid)
             except WorkerError as exc:  # NOTE: one round's problem must not stall the others
                 log.warning("round 0x%s: %s", vid.hex()[:10], exc)
+        for vid in [v for v in self.driver.waiting if v not in active]:
+            self.driver.waiting.pop(vid, None)
         self._report_sources()
-        now = time.monotonic()
-        funds_refused = self.submitter.refusals.short_of_funds and not self._low
-        if now >= self._next_balance or funds_refused:
-            self._next_balance = now + BALANCE_EVERY
+        if self.health is not None:
+            self.reporter.report()
+        if now >= self._next_balance or self._low_refused():
+            self._next_balance = now + (BALANCE_EVERY if self.busy else 2 * self.idle_every)
             self._check_balance()
         if self.conn.rewards is not None:
             self.registrar.tick(int(self.chain_now))  # NOTE: no call until the next epoch end
+        if full and self.health is not None:
+            self.health.beat("chain")
+            self.health.clear("chain")
+
+    def _low_refused(self) -> bool:
+        return self.submitter.refusals.short_of_funds and not self._low
 
     def _chain_time(self) -> float:
         """The time the next block will carry: deadlines are chain time, not this machine's."""
         eth = self.conn.web3.eth
         try:
-            return float(eth.get_block("pending")["timestamp"])
+            found = float(eth.get_block("pending")["timestamp"])
         except Exception:  # NOTE: a node without a pending block: the latest one, or the clock
             try:
-                return max(float(eth.get_block("latest")["timestamp"]), time.time())
+                found = max(float(eth.get_block("latest")["timestamp"]), time.time())
             except Exception:
                 return time.time()
+        self._chain_clock = (found, time.monotonic())
+        return found
 
     def _report_sources(self) -> None:
         """Adds the sources' new failures to the metrics, by reason (and by source)."""
@@ -272,10 +318,18 @@ class Node:
                 f"chain.low_balance {self.config.chain.low_balance:g}: top it up")  # fmt: skip
         if low:
             log.warning("%s", text)
-        if self.health is not None and low:
+        if self.health is None:
+            return
+        self.health.detail("balance", wei=balance, low=low)
+        if low:
             self.health.warn("balance", text)
-        elif self.health is not None:
+        else:
             self.health.unwarn("balance")
+        if balance == 0:
+            self.health.problem("balance", f"account {self.conn.address} holds nothing: it "
+                                           "cannot pay for a vote")  # fmt: skip
+        else:
+            self.health.clear("balance")
 
     # ---------------------------------------------------------------------------------------------
     # Data in

@@ -27,43 +27,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from worker.chain import Connection
 from worker.descriptor import Descriptor, RoundNaming
 from worker.errors import TriggerError, WorkflowError
+from worker.round_status import (
+    ACTIVE,
+    FALLBACKS,
+    MAX_ACTIVE,
+    PLURALITY,
+    SETTLED,
+    STATUS,
+    WAITING,
+    RoundConfig,
+    _bits,
+    _fields,
+    _short,
+)
 from worker.state import StateStore
 from worker.submit import Submitter
 from worker.workflow import Workflow, output_tree, run_workflow
 
 log = logging.getLogger(__name__)
-
-STATUS = ("None", "Voting", "Committing", "Revealing", "Consensus", "Plurality",
-          "FailoverResolved", "Failed", "AwaitingFailover")  # fmt: skip
-FALLBACKS = ("alert", "plurality", "failover")
-PLURALITY = FALLBACKS.index("plurality")  # `Fallback.AcceptPlurality`
-SETTLED = {"Consensus", "Plurality", "FailoverResolved", "Failed", "AwaitingFailover"}
-ACTIVE = ("skipped", "computed", "voted", "committed", "revealed")
-MAX_ACTIVE = 64  # rounds driven per tick (each costs one call)
-WAITING = "AwaitingFailover"  # settled for now, but still driven: `resolveByFailover` may follow
-
-
-class RoundConfig(NamedTuple):
-    """`IWorkerVoting.Config` with the contract's field names (Ape returns it as a plain tuple)."""
-
-    threshold: int
-    sealedMode: bool
-    voteDuration: int
-    revealDuration: int
-    fallbackPolicy: int
-    pluralityMinVotes: int
-    speedRank: int
-    failover: str
-    failoverTimeout: int
-
-
-def _bits(mask: int) -> int:
-    return bin(mask).count("1")
 
 
 class RoundDriver:
@@ -97,6 +83,8 @@ class RoundDriver:
         self._said: set[tuple] = set()  # things logged once
         self._finalizable_since: dict[tuple[bytes, int], float] = {}
         self.known_at: dict[bytes, float] = {}  # votingId -> when this worker learnt of the round
+        # votingId -> (window, why) of the rounds that wait for their data (see `drive`)
+        self.waiting: dict[bytes, tuple[tuple[Any, Any], str]] = {}
 
     # ---------------------------------------------------------------------------------------------
     # Which rounds
@@ -116,7 +104,8 @@ class RoundDriver:
         self.known_at.setdefault(voting_id, time.monotonic())
         if self.metrics is not None:
             self.metrics.round_seen(source)
-        log.info("round %s: tracked (%s, window %s)", _short(voting_id), source, window)
+        log.info("round %s: tracked (%s, window %s)", _short(voting_id), source, window,
+                 extra=_fields(voting_id, window=window))  # fmt: skip
         return True
 
     def active(self) -> list[bytes]:
@@ -133,11 +122,33 @@ class RoundDriver:
     # One round
     # ---------------------------------------------------------------------------------------------
 
+    def waiting_for_data(self, voting_id: bytes, local: Any = None) -> str | None:
+        """Why a round has no result yet and cannot compute one from the stored inputs (no
+        window, too few inputs, not settled), or None: it has one, or can compute it now.
+
+        Such a round needs nothing from the chain until its data arrives."""
+        local = local or self.store.round(voting_id)
+        if local is None or local.status != "skipped" or local.result is not None:
+            return None
+        if local.window_start is None:
+            return "names no data window"
+        waiting = self._incomplete(self.store.inputs_for_window(local.window_start,
+                                                                local.window_end))  # fmt: skip
+        return None if waiting is None else waiting[1]
+
     def drive(self, voting_id: bytes) -> str:
-        """Does what is due for one round; returns its on-chain status name."""
+        """Does what is due for one round; returns its on-chain status name ("Waiting" for a
+        round without data, which costs no call until its data arrives or it is given up)."""
+        local = self.store.round(voting_id)
+        why = self.waiting_for_data(voting_id, local)
+        if why is not None:
+            self.waiting[voting_id] = ((local.window_start, local.window_end), why)
+            if not self._stale(voting_id, local):
+                return "Waiting"
+        else:
+            self.waiting.pop(voting_id, None)
         st = self.conn.voting.roundState(voting_id)
         status = STATUS[int(st.status)]
-        local = self.store.round(voting_id)
         if local is None:
             return status
         committed = bool(st.committed & (1 << self.conn.pool_index))
@@ -215,7 +226,8 @@ class RoundDriver:
             return None
         self.store.put_round(voting_id, attempt, tree, window=window, event_key=local.event_key)
         log.info("round %s attempt %d: %d records from %d inputs, root %s", _short(voting_id),
-                 attempt, len(tree), len(inputs), tree.root[:18])  # fmt: skip
+                 attempt, len(tree), len(inputs), tree.root[:18],
+                 extra=_fields(voting_id, attempt, window))  # fmt: skip
         return bytes.fromhex(tree.root[2:])
 
     def _incomplete(self, inputs: list[dict]) -> tuple[Any, str] | None:
@@ -239,6 +251,7 @@ class RoundDriver:
         return since is not None and time.monotonic() - since > self.horizon
 
     def _close(self, voting_id: bytes, attempts: int) -> None:
+        self.waiting.pop(voting_id, None)
         for attempt in range(1, attempts + 1):
             if self.store.round(voting_id, attempt) is not None:
                 self.store.set_round_status(voting_id, attempt, "closed")
@@ -267,7 +280,9 @@ class RoundDriver:
             self._once(("nosalt", voting_id, attempt), "round %s: committed, but the salt is "
                        "lost: cannot reveal", _short(voting_id), level=logging.ERROR)  # fmt: skip
             return
-        outcome = self.submitter.ensure(kind, voting_id, attempt, result, descriptor)
+        local = self.store.round(voting_id)
+        window = None if local is None else (local.window_start, local.window_end)
+        outcome = self.submitter.ensure(kind, voting_id, attempt, result, descriptor, window)
         if outcome.startswith("rejected:"):
             self._once((kind, voting_id, attempt, outcome), "round %s attempt %d: %s %s",
                        _short(voting_id), attempt, kind, outcome)  # fmt: skip
@@ -323,9 +338,12 @@ class RoundDriver:
             started = self.known_at.pop(voting_id, None)
             if started is not None and result is not None:
                 self.metrics.observe_consensus_latency(time.monotonic() - started)
+        local = self.store.round(voting_id)
+        window = None if local is None else (local.window_start, local.window_end)
         log.info("round %s: %s (attempt %d)%s%s", _short(voting_id), status, st.attempt,
                  f", result {result[:18]}" if result else "",
-                 "" if agreed is None else (", agreed" if agreed else ", DISAGREED"))  # fmt: skip
+                 "" if agreed is None else (", agreed" if agreed else ", DISAGREED"),
+                 extra=_fields(voting_id, int(st.attempt), window))  # fmt: skip
 
     # ---------------------------------------------------------------------------------------------
     # Finalize
@@ -394,7 +412,3 @@ class RoundDriver:
                 self._said.clear()
             self._said.add(key)
             log.log(level, message, *args)
-
-
-def _short(voting_id: bytes) -> str:
-    return "0x" + voting_id.hex()[:10]

@@ -36,13 +36,16 @@ def format_status(status: dict[str, Any], symbol: str | None = None) -> str:
         f"  WorkerRewards  {status['contracts']['WorkerRewards'] or '-'}",
         f"Enrolment: {state}, pool index {enrolment['index']}, "
         f"joined at round {enrolment['joinedSeq']}",
-        f"Rounds: {counters['eligible']} eligible, {counters['cast']} voted "
+        f"Final rounds: {counters['eligible']} eligible, {counters['cast']} voted "
         f"({counters['inConsensus']} in consensus, {counters['dissenting']} dissenting), "
-        f"{counters['missed']} missed, {counters['late']} late votes",
+        f"{counters['missed']} missed",
     ]
     if counters["pending"]:
         lines.append(f"  {counters['pending']} more settled, still taking late votes: counted "
                      "once their late votes close")  # fmt: skip
+    # NOTE: the contract counts a late vote when it is cast, in rounds that may not be final yet:
+    # shown apart, so that it never reads as more late votes than rounds.
+    lines.append(f"Late votes cast (all rounds, as counted when cast): {counters['late']}")
     lines.append(f"Balance: {format_amount(status['balance'], symbol)}")
     if status["epoch"] is not None:
         epoch = status["epoch"]
@@ -82,6 +85,41 @@ def when(timestamp: int) -> str:
     """A unix time as 'YYYY-MM-DD HH:MM:SS UTC'."""
     moment = datetime.fromtimestamp(int(timestamp), tz=timezone.utc)
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+class ClaimPreview:
+    """What `worker claim` would do, said before it asks: `lines`, `anything`, `question`."""
+
+    def __init__(self, lines: list[str], anything: bool, question: str) -> None:
+        self.lines, self.anything, self.question = lines, anything, question
+
+
+def claim_preview(conn: Any, epochs: list[int] | None) -> ClaimPreview:
+    """What is claimable now (and what is registered first), and when the next claim opens."""
+    from worker.registration import Schedule
+    from worker.rewards import epoch_claim, epoch_claims, next_claim
+
+    if conn.rewards is None:
+        return ClaimPreview(["This deployment has no WorkerRewards: nothing to claim."], False, "")
+    symbol = symbol_for(conn.chain_id)
+    now = int(conn.web3.eth.get_block("latest")["timestamp"])
+    schedule = Schedule.of(conn.rewards)
+    claims = [epoch_claim(conn, e, schedule) for e in epochs] if epochs else epoch_claims(conn)
+    claimable = [c for c in claims if c.total > 0]
+    register = [c for c in claims if not c.registered and c.ends <= now <= c.registration_ends]
+    lines = [f"Epoch {c.epoch}: {format_amount(c.total, symbol)} claimable" for c in claimable]
+    lines += [f"Epoch {c.epoch}: not registered yet; registering it opens its claim after "
+              f"{when(c.registration_ends)}" for c in register]  # fmt: skip
+    following = next_claim(schedule, now)
+    lines.append(f"Next claim opens {when(following['opens'])} (epoch {following['epoch']}).")
+    if not claimable and not register:
+        lines.insert(0, f"Nothing to claim now for {conn.address}.")
+        return ClaimPreview(lines, False, "")
+    total = format_amount(sum(c.total for c in claimable), symbol)
+    what = [f"claim {total}"] if claimable else []
+    what += [f"register {len(register)} epoch(s)"] if register else []
+    question = " and ".join(what)
+    return ClaimPreview(lines, True, f"{question[0].upper()}{question[1:]} for {conn.address}?")
 
 
 # -------------------------------------------------------------------------------------------------

@@ -114,11 +114,12 @@ class Submitter(NodeCalls):
     # ---------------------------------------------------------------------------------------------
 
     def ensure(self, kind: str, voting_id: bytes, attempt: int, result: bytes,
-               descriptor: tuple | None = None) -> str:  # fmt: skip
+               descriptor: tuple | None = None, window: Any = None) -> str:  # fmt: skip
         """Makes sure this worker's vote, commit or reveal of `result` is (being) sent, once.
 
         With `descriptor` (the round is not open yet) a vote goes as `openAndVote`, a commit as
-        `openAndCommit` (a plain one if another worker opened it first); a resend too.
+        `openAndCommit` (a plain one if another worker opened it first); a resend too. `window`
+        (the round's) joins the fields of the log line of the sent transaction.
 
         Returns:
             "confirmed", "pending" (sent, followed by `poll`), "failed" (tried `MAX_TRIES`
@@ -161,7 +162,10 @@ class Submitter(NodeCalls):
             return "refused:" + self.refusals.refused((kind, nonce), what, refused)
         self.refusals.accepted((kind, nonce))
         self._count("vote_sent", kind)
-        log.info("%s sent: %s (nonce %d)", kind, tx_hash, nonce, extra=_ids(voting_id, attempt))
+        fields = _ids(voting_id, attempt, tx_hash=tx_hash, nonce=nonce, gas=gas)
+        if window is not None and window[0] is not None:
+            fields["window"] = list(window)
+        log.info("%s sent: %s (nonce %d)", kind, tx_hash, nonce, extra=fields)
         return "pending"
 
     def landed(self, kind: str, voting_id: bytes, attempt: int) -> bool:
@@ -215,7 +219,8 @@ class Submitter(NodeCalls):
         self.refusals.accepted(action)
         self._others[tx_hash] = Sent(action, tx_hash, nonce, self.clock())
         self._count("vote_sent", action.split()[0])
-        log.info("%s sent: %s (nonce %d)", action, tx_hash, nonce)
+        log.info("%s sent: %s (nonce %d)", action, tx_hash, nonce,
+                 extra={"tx_hash": tx_hash, "nonce": nonce, "gas": gas})  # fmt: skip
         return tx_hash
 
     def wait(self, tx_hash: str, timeout: float = 120.0) -> Any:
@@ -239,6 +244,11 @@ class Submitter(NodeCalls):
     # ---------------------------------------------------------------------------------------------
     # Following sent transactions
     # ---------------------------------------------------------------------------------------------
+
+    @property
+    def has_pending(self) -> bool:
+        """Whether a sent transaction still waits for its receipt (`poll` has work)."""
+        return bool(self._others) or any(r.state == "sent" for r in self.store.pending_votes())
 
     def poll(self) -> list[VoteRecord]:
         """Moves sent votes on: confirmed, failed, replaced or re-sent. Call it every tick.
@@ -326,7 +336,7 @@ class Submitter(NodeCalls):
         self.refusals.accepted((row.kind, row.nonce))
         what = "replaced" if stuck is not None else "re-sent"
         log.info("%s %s: %s (nonce %d)", row.kind, what, tx_hash, row.nonce,
-                 extra=_ids(vid, row.attempt))  # fmt: skip
+                 extra=_ids(vid, row.attempt, tx_hash=tx_hash, nonce=row.nonce))  # fmt: skip
         return False
 
     # ---------------------------------------------------------------------------------------------
@@ -413,5 +423,6 @@ class Submitter(NodeCalls):
             getattr(self.metrics, what)(*labels)
 
 
-def _ids(voting_id: bytes, attempt: int) -> dict[str, Any]:
-    return {"voting_id": "0x" + voting_id.hex(), "attempt": attempt}
+def _ids(voting_id: bytes, attempt: int, **more: Any) -> dict[str, Any]:
+    """The `extra=` fields of a log line about a round's transaction (JSON logs carry them)."""
+    return {"voting_id": "0x" + voting_id.hex(), "attempt": attempt, **more}

@@ -81,7 +81,7 @@ def test_worker_counters__never_a_member_reads_nothing():
 def test_format_status__pending_rounds_and_next_claim_are_said():
     from worker.status_text import format_status, when
 
-    counters = Counters(eligible=2, cast=1, inConsensus=1, missed=1, late=1, pending=3).to_dict()
+    counters = Counters(eligible=2, cast=1, inConsensus=1, missed=1, late=4, pending=3).to_dict()
     status = {
         "address": "0xw", "chain_id": 246, "balance": 0, "time": NOW, "chain_length": 5,
         "contracts": {"WorkerVoting": "0xv", "WorkerRewards": "0xr"},
@@ -90,7 +90,9 @@ def test_format_status__pending_rounds_and_next_claim_are_said():
         "epoch": {"current": 4, "ends": NOW + 10, "next_claim": {"epoch": 3, "opens": NOW + 60}},
     }  # fmt: skip
     text = format_status(status)
-    assert "2 eligible, 1 voted (1 in consensus, 0 dissenting), 1 missed, 1 late votes" in text
+    assert "Final rounds: 2 eligible, 1 voted (1 in consensus, 0 dissenting), 1 missed\n" in text
+    # NOTE: late votes are counted when cast, pending rounds included: apart from the rounds.
+    assert "Late votes cast (all rounds, as counted when cast): 4" in text
     assert "3 more settled, still taking late votes: counted once their late votes close" in text
     assert f"Next claim opens {when(NOW + 60)} (epoch 3)" in text
     counters["pending"] = 0

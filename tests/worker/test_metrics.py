@@ -2,6 +2,7 @@
 
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -213,9 +214,12 @@ def test_report__healthy_when_beats_are_fresh(health, clock):
     assert healthy
     assert report == {
         "status": "ok",
+        "live": True,
+        "ready": True,
+        "reasons": {},
         "components": {
-            "chain": {"age": 25.0, "max_age": 30, "problem": None},
-            "loop": {"age": 45.0, "max_age": 60, "problem": None},
+            "chain": {"ok": True, "age": 25.0, "max_age": 30, "problem": None, "warning": None},
+            "loop": {"ok": True, "age": 45.0, "max_age": 60, "problem": None, "warning": None},
         },
     }
 
@@ -262,7 +266,36 @@ def test_beat__unregistered_component_is_shown_but_never_stale(health, clock):
     healthy, report = health.report()
 
     assert healthy
-    assert report["components"]["nats"] == {"age": 10_000.0, "max_age": None, "problem": None}
+    assert report["components"]["nats"] == {"ok": True, "age": 10_000.0, "max_age": None,
+                                            "problem": None, "warning": None}  # fmt: skip
+
+
+def test_report__liveness_only_fails_for_a_stuck_live_component(health, clock):
+    health.register("loop", 30, live=True)
+    health.register("chain", 30)
+    health.problem("source", "source 'meters' fails (never succeeded): connection refused")
+    health.detail("windows", waiting=3)
+    clock.now += 31
+    health.beat("chain")
+
+    _, report = health.report()
+
+    assert report["ready"] is False and report["live"] is False
+    assert report["reasons"] == {
+        "loop": "no heartbeat for 31.0 s (max 30 s)",
+        "source": "source 'meters' fails (never succeeded): connection refused",
+    }
+    assert report["components"]["windows"] == {
+        "ok": True,
+        "age": None,
+        "max_age": None,
+        "problem": None,
+        "warning": None,
+        "waiting": 3,
+    }
+    health.beat("loop")
+    _, report = health.report()
+    assert report["live"] is True and report["ready"] is False
 
 
 def test_set_info__keys_join_the_report(health):
@@ -315,7 +348,12 @@ def test_get_health__200_when_fresh(server, health, clock):
     assert headers["Content-Type"] == "application/json"
     assert json.loads(body) == {
         "status": "ok",
-        "components": {"loop": {"age": 5.0, "max_age": 30, "problem": None}},
+        "live": True,
+        "ready": True,
+        "reasons": {},
+        "components": {
+            "loop": {"ok": True, "age": 5.0, "max_age": 30, "problem": None, "warning": None}
+        },
         "chain_id": 73799,
     }
 
@@ -340,6 +378,27 @@ def test_get_health__503_with_the_problem(server, health):
 
     assert status == 503
     assert json.loads(body)["components"]["chain"]["problem"] == "wrong chain id 1, expected 246"
+
+
+def test_get_health_live_and_ready__answer_apart_with_reasons_and_gauges(server, health, clock):
+    health.register("loop", 30, live=True)
+    health.problem("source", "source 'meters' fails (never succeeded): HTTP 503")
+
+    live, _, live_body = fetch(server, "/health/live")
+    ready, _, ready_body = fetch(server, "/health/ready")
+    _, _, metrics_text = fetch(server, "/metrics")
+
+    assert (live, ready) == (200, 503)
+    assert json.loads(live_body) == {"live": True, "status": "ok", "reasons": {}}
+    assert json.loads(ready_body)["reasons"] == {
+        "source": "source 'meters' fails (never succeeded): HTTP 503"
+    }
+    text = metrics_text.decode()
+    assert 'worker_health_ok{component="source"} 0.0' in text
+    assert 'worker_health_ok{component="loop"} 1.0' in text
+    assert "worker_ready 0.0" in text and "worker_live 1.0" in text
+    clock.now += 31
+    assert fetch(server, "/health/live")[0] == 503
 
 
 def test_get_health__200_degraded_with_a_warning_then_ok(server, health):
@@ -455,3 +514,26 @@ def test_start__again_after_stop(metrics, health):
 
     with server:
         assert fetch(server, "/")[0] == 200
+
+
+def test_health_reporter__windows_not_ok_once_the_newest_due_window_is_a_period_overdue(health):
+    from types import SimpleNamespace
+
+    from worker.node_health import HealthReporter
+    from worker.trigger import IntervalTrigger
+
+    end = int(time.time()) - 3600 - 300 - 100  # due 300 s after it ends: 3,700 s overdue
+    waiting = {b"\x01" * 32: ((end - 3600, end), "has 0 of 1 inputs: not computed yet")}
+    node = SimpleNamespace(health=health, sources=[], trigger=IntervalTrigger(3600, lag=300),
+                           driver=SimpleNamespace(waiting=waiting, known_at={}))  # fmt: skip
+    reporter = HealthReporter(node)
+
+    reporter.report()
+    _, report = health.report()
+    assert report["components"]["windows"]["waiting"] == 1
+    assert report["reasons"]["windows"].startswith(
+        f"the newest due window [{end - 3600}, {end}] has 0 of 1 inputs: not computed yet, "
+    )
+    waiting[b"\x02" * 32] = ((end, end + 3600), "has 0 of 1 inputs: not computed yet")
+    reporter.report()  # the newest one is due less than a period ago: data may still come
+    assert "windows" not in health.report()[1]["reasons"]

@@ -332,3 +332,25 @@ def test_claim_rewards__expired_epoch_raises(env, client, chain, owner):
     with pytest.raises(NothingToClaimError, match="claim period expired"):
         claim_rewards(conn, submitter, [0])
     assert claim_rewards(conn, submitter) == []  # epoch 0 is beyond the lookback by now
+
+
+@pytest.mark.anvil
+def test_claim_preview__says_what_is_claimable_and_when_the_next_claim_opens(env, client, chain,
+                                                                             owner):  # fmt: skip
+    from worker.status_text import claim_preview, when
+
+    net, rewards = env
+    conn, _ = client
+    first = claim_preview(conn, None)  # epoch 0 runs: nothing to claim, nothing to register
+    assert first.anything is False
+    assert first.lines[0] == f"Nothing to claim now for {conn.address}."
+    assert first.lines[-1] == f"Next claim opens {when(times(rewards)[2] + 1)} (epoch 0)."
+    goto(chain, times(rewards)[1] + 1)
+    for worker in net.workers:
+        rewards.register(0, worker, 100, sender=owner)
+    goto(chain, times(rewards)[2] + 1)
+    ready = claim_preview(conn, None)
+    amount = sum(model.payouts(POT, WEIGHTS, POINTS)[0])
+    assert ready.anything is True
+    assert ready.lines[0] == f"Epoch 0: {format_amount(amount, 'ETH')} claimable"
+    assert ready.question == f"Claim {format_amount(amount, 'ETH')} for {conn.address}?"

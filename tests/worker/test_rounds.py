@@ -189,13 +189,14 @@ def test_drive__before_quorum_no_clock_nothing_finalized_nothing_given_up(team, 
     since_end = chain.pending_timestamp - WINDOW[1]
     idle.driver.horizon = since_end + 2 * 86_400  # a window it may still get data for
     idle_nonce = idle.nonce()
-    assert [m.drive() for m in members] == ["None", "Voting", "Voting"]
+    # NOTE: a round without data is "Waiting": no call to the node until its data arrives.
+    assert [m.drive() for m in members] == ["None", "Voting", "Waiting"]
     st = net.voting.roundState(VID)
     assert (st.attempt, st.voted, st.deadline) == (1, 0b011, 0)  # 2 of 3: no quorum, no clock
     nonces = [m.nonce() for m in members]
     chain.pending_timestamp += 86_400
     chain.mine()
-    assert [m.drive() for m in reversed(members)] == ["Voting"] * 3
+    assert [m.drive() for m in reversed(members)] == ["Waiting", "Voting", "Voting"]
     assert [m.nonce() for m in members] == nonces  # nothing to finalize, ever, before the quorum
     assert idle.driver.active() == [VID]
     give(idle, "h1", payload)  # the data comes a day later: its vote still counts
@@ -212,8 +213,8 @@ def test_drive__unclocked_round_without_data_given_up_after_horizon(team, chain)
     idle = members[2]
     since_end = chain.pending_timestamp - WINDOW[1]
     idle.driver.horizon = since_end + 600
-    assert [m.drive() for m in members] == ["None", "Voting", "Voting"]
-    assert idle.drive() == "Voting"
+    assert [m.drive() for m in members] == ["None", "Voting", "Waiting"]
+    assert idle.drive() == "Waiting"
     assert idle.driver.active() == [VID]
     idle.driver.horizon = since_end - 600  # its window ended longer ago than the horizon
     assert idle.drive() == "Voting"
@@ -230,17 +231,18 @@ def test_drive__split_past_deadline_finalized_by_index_0_idle_sends_nothing(team
     idle = members[2]  # no data: the third vote never comes
     idle.driver.horizon = 10**10
     idle_nonce = idle.nonce()
-    assert [m.drive() for m in members] == ["None", "Voting", "Voting"]
+    assert [m.drive() for m in members] == ["None", "Voting", "Waiting"]
     nonces = [m.nonce() for m in members]
-    assert [m.drive() for m in members] == ["Voting"] * 3  # deadline ahead: nothing to finalize
+    # deadline ahead: nothing to finalize
+    assert [m.drive() for m in members] == ["Voting", "Voting", "Waiting"]
     assert [m.nonce() for m in members] == nonces
     chain.pending_timestamp = int(net.voting.roundState(VID).deadline) + 1
     chain.mine()
-    assert [m.drive() for m in reversed(members)] == ["Voting"] * 3
+    assert [m.drive() for m in reversed(members)] == ["Waiting", "Voting", "Voting"]
     assert [m.nonce() for m in members] == [nonces[0] + 1, *nonces[1:]]  # index 0 finalized
     st = net.voting.roundState(VID)
     assert (STATUS[st.status], st.attempt, st.voted) == ("Voting", 2, 0)
-    assert [m.drive() for m in members] == ["Voting"] * 3
+    assert [m.drive() for m in members] == ["Voting", "Voting", "Waiting"]
     assert net.voting.roundState(VID).voted == 0b011
     assert [idle.store.vote(VID, a, "vote") for a in (1, 2)] == [None, None]
     assert idle.store.round(VID).status == "skipped"
@@ -395,3 +397,18 @@ def test_drive__awaiting_failover_kept_quiet_then_settled(team, chain, failover_
         consensus = 1 if kind == "FailoverResolved" else 0  # a failed round has no result
         assert count("worker_consensus_total", {"agreed": "yes" if agreed else "no"}) == consensus
     assert recorded == ["AwaitingFailover"] * 3 + [kind] * 3
+
+
+@pytest.mark.anvil
+def test_drive__vote_log_line_carries_round_and_transaction_fields(team, caplog):
+    _, members = team("2/3")
+    give(members[0], "h1", ln.hour_payload(WINDOW_START))
+
+    with caplog.at_level(logging.INFO, logger="worker"):
+        assert members[0].drive() == "None"
+
+    (sent,) = [r for r in caplog.records if r.getMessage().startswith("vote sent: ")]
+    vote = members[0].store.vote(VID, 1, "vote")
+    assert (sent.voting_id, sent.attempt, sent.window) == ("0x" + VID.hex(), 1, list(WINDOW))
+    assert (sent.tx_hash, sent.nonce) == (vote.tx_hash, vote.nonce)
+    assert sent.gas >= 200_000  # the vote's gas floor

@@ -56,7 +56,9 @@ from worker.errors import InputError
 from worker.workflow import WorkflowOutput
 
 TYPES = ("string", "string", "uint64", "uint256")
+FIELDS = ("consumer", "generator", "hour", "wh")  # names of the record's values (`proof --find`)
 HOUR = 3600
+WINDOW = HOUR  # a payload spans whole hours, aligned to the hour: a round's window must, too
 MAX_WH = 10**15  # 1 TWh in one hour at one site: far above any real site, far below uint256
 REF = f"{__name__}:run"  # how the config refers to this workflow
 NONE = ""  # the generator of a deficit record and the consumer of a surplus record
