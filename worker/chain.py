@@ -236,15 +236,18 @@ def connect(
         raise StartupError(f"network {config.network}", f"cannot connect: {exc}") from exc
     limit_rpc(provider.web3, config.rpc_timeout)
     uri = str(getattr(provider, "uri", "") or "")
-    if failover is None and uri.startswith(("http://", "https://")):
-        failover = _failover(config, [uri], manifest.chain_id)
-        failover.probe_all()  # NOTE: its chain id is checked with the deployment, below
     if failover is not None:
         install(provider.web3, failover)
         failover.start()
     try:
         conn = _checked(config, manifest, provider, context, prompt, require_enrolled, with_account,
                         unlock)  # fmt: skip
+        if failover is None and uri.startswith(("http://", "https://")):
+            # NOTE: one node, checked above (chain id, contract): its reads are its probes, for
+            # the per-endpoint metrics and the `rpc` health entry; no monitor thread polls it
+            failover = _failover(config, [uri], manifest.chain_id)
+            failover.probe_all()
+            install(provider.web3, failover)
         conn.endpoints = failover
     except BaseException as exc:
         if failover is not None:

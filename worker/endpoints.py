@@ -159,8 +159,11 @@ class FailoverProvider(JSONBaseProvider):
         with self._lock:
             endpoint.latency = time.monotonic() - started
             endpoint.checked = True
+            came_back = not endpoint.up and endpoint.chain_id == self.chain_id
             if endpoint.chain_id == self.chain_id:
                 endpoint.up = True
+        if came_back or len(self.endpoints) == 1:
+            self._publish()  # NOTE: a single endpoint has no monitor: its reads are its probes
         return response
 
     def _broadcast(self, method: Any, params: Any, targets: list[Endpoint]) -> Any:
@@ -261,8 +264,9 @@ class FailoverProvider(JSONBaseProvider):
             thread.join(self.timeout + 1)
 
     def start(self) -> None:
-        """Starts one monitor thread per endpoint (idempotent)."""
-        if self._threads:
+        """Starts one monitor thread per endpoint (idempotent); none for a single endpoint, which
+        has nothing to fail over to: its own reads keep its state."""
+        if self._threads or len(self.endpoints) < 2:
             return
         for endpoint in self.endpoints:
             thread = threading.Thread(target=self._monitor, args=(endpoint,), daemon=True,
@@ -288,7 +292,7 @@ class FailoverProvider(JSONBaseProvider):
         if metrics is not None:
             self.metrics = EndpointMetrics(metrics.registry, [e.label for e in self.endpoints])
         self.health = health
-        if health is not None:
+        if health is not None and len(self.endpoints) > 1:  # NOTE: one endpoint: never stale
             health.register("rpc", max(30.0, 3 * self.probe_interval + self.timeout))
         self._publish()
 

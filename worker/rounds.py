@@ -142,7 +142,11 @@ class RoundDriver:
         local = self.store.round(voting_id)
         why = self.waiting_for_data(voting_id, local)
         if why is not None:
-            self.waiting[voting_id] = ((local.window_start, local.window_end), why)
+            window = (local.window_start, local.window_end)
+            self.waiting[voting_id] = (window, why)
+            quiet = logging.DEBUG if why.startswith("has 0 ") else logging.INFO  # no data at all
+            self._once(("waiting", voting_id, why), "round %s: window %s %s", _short(voting_id),
+                       window, why, level=quiet)  # fmt: skip
             if not self._stale(voting_id, local):
                 return "Waiting"
         else:

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 
 from eth_abi import decode, encode
 
+from worker.chain import decode_error
 from worker.encoding import encode_record, keccak, to_json
 from worker.errors import WorkerError
 from worker.merkle import StandardMerkleTree
@@ -249,14 +250,30 @@ def _check_on_chain(voting: Any, voting_id: bytes, doc: dict[str, Any]) -> Check
     try:
         verified = voting.verifyRecord(voting_id, doc["proof"], encoded)
     except Exception as exc:  # NOTE: the contract's named error for a round without a result
-        if type(exc).__name__ != "VotingNotRecorded":
+        if (code := _not_recorded(exc)) is None:
             raise
-        status = STATUS[int(exc.inputs["status"])]
+        status = STATUS[code]
         detail = f"the round has no recorded result (VotingNotRecorded, status {status})"
         return Check("on-chain proof", False, f"verifyRecord refuses: {detail}")
     if verified:
         return Check("on-chain proof", True, "verifyRecord(votingId, proof, encoded) is true")
     return Check("on-chain proof", False, "verifyRecord(votingId, proof, encoded) is false")
+
+
+def _not_recorded(exc: Exception) -> int | None:
+    """The round status of a VotingNotRecorded revert, decoded by Ape (the error's own class) or
+    left as raw data ("custom error 0x4d093aa7: ..." from a node whose view reverts Ape does not
+    decode); None for any other failure."""
+    if type(exc).__name__ == "VotingNotRecorded":
+        return int(exc.inputs["status"])
+    if match := _RAW_ERROR.search(str(exc)):
+        decoded = decode_error(match.group(1) + match.group(2))
+        if decoded is not None and decoded[0] == "VotingNotRecorded":
+            return int(decoded[1]["status"])
+    return None
+
+
+_RAW_ERROR = re.compile(r"custom error (0x[0-9a-fA-F]{8}):\s*(?:0x)?([0-9a-fA-F]*)")
 
 
 def _check_chain(voting: Any, voting_id: bytes, root: bytes, max_entries: int) -> Check:

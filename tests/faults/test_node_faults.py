@@ -29,8 +29,9 @@ def test_frozen_node__health_503_and_sigterm_stops_within_10_s(
     wait_until(lambda: health(proc)[0] == 200, 30, "healthy")
     node._process.send_signal(signal.SIGSTOP)  # TCP still accepts; nothing answers
     try:
-        _, report = wait_until(lambda: (h := health(proc))[0] == 503 and h, 60,
-                                    "unhealthy while the node is frozen")  # fmt: skip
+        _, report = wait_until(lambda: (h := health(proc))[0] == 503
+                               and h[1]["components"]["chain"].get("problem") and h, 60,
+                               "unhealthy while the node is frozen, saying why")  # fmt: skip
         assert "node unavailable" in report["components"]["chain"]["problem"]
         started = time.monotonic()
         proc.process.send_signal(signal.SIGTERM)

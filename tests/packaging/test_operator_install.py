@@ -78,7 +78,7 @@ def operator_env(work: Path, venv: Path) -> dict:
 
 def test_operator_install__has_no_dev_toolchain(operator_venv):
     python = str(operator_venv / "bin" / "python")
-    code = ("import importlib.util as u, worker.chain as c, worker.cli as cli;"
+    code = ("import importlib.util as u, worker.chain as c, worker.cli_common as cli;"
             "print([m for m in ('ape_solidity', 'ape_foundry', 'solcx', 'matplotlib', 'scripts')"
             " if u.find_spec(m)]); print(c.ABI_DIR); print(cli._project_dir(None));"
             "from worker.build_info import revision; print(revision())")  # fmt: skip
