@@ -22,9 +22,8 @@ run: setup  ## The main job: a local network of 7 worker processes with fault sc
 explorer: setup  ## The read-only explorer of a deployment (ARGS="--network energyweb:volta:node --manifest deployments/energyweb-volta.json")
 	$(VENV)/bin/python -m worker.cli explorer $(ARGS)
 
-test: setup check  ## Quality gates, then all tests: the embedded chain (contract coverage, 100% required), then the anvil set
-	$(APE) test tests -m "not anvil" -q --contract-coverage --contract-coverage-min 100
-	$(APE) test tests -m "anvil or smoke" -q --network $(ANVIL_NETWORK)
+test: setup check  ## Quality gates, then all tests: the embedded chain (contract coverage, 100% required) and the anvil set, side by side (TEST_SERIAL=1: one after the other)
+	@bash tools/test.sh
 
 coverage: setup  ## Contract coverage of the contract tests alone: table, .build/coverage/{lcov.info,coverage.json}
 	$(APE) test tests/contracts tests/coverage -q --contract-coverage

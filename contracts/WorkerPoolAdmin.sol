@@ -10,14 +10,16 @@ import {VotingStorage} from "./VotingStorage.sol";
 /// pause. Deployed on its own (with WorkerVoting it would not fit one 6M-gas block); a
 /// WorkerVoting accepts it in its constructor only with exactly this code and delegates these
 /// calls to it, so they run on WorkerVoting's storage (the same `VotingStorage` layout). It keeps
-/// no state of its own, so one module can serve any number of voting contracts; called directly,
-/// it only touches its own unused storage, which it owns itself.
+/// no state of its own, so one module can serve any number of voting contracts. Its own storage
+/// is never read when it runs for a pool: called directly, it only touches that storage (which
+/// this deployment owns itself; a copy of the code deployed otherwise may have any owner, which
+/// changes nothing for the pools using it).
 /// @dev Kept apart from the vote path so that WorkerVoting stays under the EIP-170 code size limit.
 contract WorkerPoolAdmin is VotingStorage {
     using Bitmask for uint64;
 
-    /// @dev Owns itself: called directly, no owner-only function can run on its own storage. It
-    /// has no immutables, so its code hash is fixed and WorkerVoting's constructor checks it.
+    /// @dev Owns itself, so called directly no owner-only function runs even on its own storage.
+    /// It has no immutables, so its code hash is fixed and WorkerVoting's constructor checks it.
     constructor() VotingStorage(address(this)) {}
 
     // ---------------------------------------------------------------------------------------------

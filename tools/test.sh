@@ -8,6 +8,8 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 APE="$ROOT/.venv/bin/ape"
+export PATH="$ROOT/.venv/bin:$PATH"  # ape-foundry finds anvil on PATH
+export SOLCX_BINARY_PATH="${SOLCX_BINARY_PATH:-$ROOT/.solcx}"
 NETWORK="${ANVIL_NETWORK:-ethereum:local:foundry}"
 LOGS="$ROOT/.build/test"
 mkdir -p "$LOGS"
@@ -15,8 +17,8 @@ mkdir -p "$LOGS"
 # One compile first: two sessions must not compile into .build at the same time.
 "$APE" compile >/dev/null || { "$APE" compile; exit 1; }
 
-embedded=("$APE" test tests -m "not anvil" -q --contract-coverage --contract-coverage-min 100)
-anvil=("$APE" test tests -m "anvil or smoke" -q --network "$NETWORK")
+embedded=("$APE" test tests -m "not anvil" -q --durations=15 --contract-coverage --contract-coverage-min 100)
+anvil=("$APE" test tests -m "anvil or smoke" -q --durations=15 --network "$NETWORK")
 
 if [ "${TEST_SERIAL:-0}" = 1 ]; then
   "${embedded[@]}"; first=$?
