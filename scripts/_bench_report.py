@@ -27,9 +27,10 @@ def check(name: str, value: float, limit: float, unit: str) -> dict[str, Any]:
         value: The measured value.
         limit: The largest value that meets the target.
         unit: How to show the value: "gas", "x" (a ratio), "%" (a fraction shown in percent),
-            "s" (seconds), "MiB", "blocks" or "req/s".
+            "s" (seconds), "MiB", "blocks", "req/s" or "tx" (a count of transactions).
     """
-    margin = (value - limit) / limit * 100
+    shown_limit = limit or 1  # NOTE: a zero limit ("none may ..."): the margin in units of 1
+    margin = (value - limit) / shown_limit * 100
     shown = {
         "gas": f"{value:,.0f}",
         "x": f"{value:.2f}x",
@@ -38,6 +39,7 @@ def check(name: str, value: float, limit: float, unit: str) -> dict[str, Any]:
         "MiB": f"{value:.0f} MiB",
         "blocks": f"{value:g} blocks",
         "req/s": f"{value:.3f} req/s",
+        "tx": f"{value:g} tx",
     }[unit]
     side = "under" if margin <= 0 else "over"
     result = {"target": name, "measured": shown, "value": value, "limit": limit}

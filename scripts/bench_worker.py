@@ -16,6 +16,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from ape import networks
@@ -49,6 +50,7 @@ def measure(uri: str, voting_address: str, nats_url: str, rounds: int, tag: str)
     with networks.parse_network_choice(f"ethereum:local:{uri}") as provider:
         voting = contract_at(voting_address, "WorkerVoting")
         eth = provider.web3.eth
+        start_block = eth.block_number + 1
         hour = previous_hour()
         publish(nats_url, DATA_SUBJECT, hour_payload(hour), msg_id=f"data-{hour}")
         time.sleep(1.0)  # every worker stores the data before the first trigger
@@ -67,7 +69,20 @@ def measure(uri: str, voting_address: str, nats_url: str, rounds: int, tag: str)
             blocks.append(eth.block_number - first_block)
             click.echo(f"  {tag} round {r}: {seconds[-1]:.2f} s, {blocks[-1]} block(s)")
             time.sleep(0.5)  # late votes of the other workers land before the next trigger
-    return {"seconds": seconds, "blocks": blocks}
+        sent, reverted = worker_receipts(eth, start_block, voting_address)
+    return {"seconds": seconds, "blocks": blocks, "transactions": sent, "reverted": reverted}
+
+
+def worker_receipts(eth: Any, first: int, voting: str) -> tuple[int, int]:
+    """Transactions to the voting contract mined since block `first`, and how many reverted (an
+    out-of-gas vote is one of them)."""
+    sent = reverted = 0
+    for number in range(first, eth.block_number + 1):
+        for tx in eth.get_block(number, full_transactions=True)["transactions"]:
+            if tx["to"] and tx["to"].lower() == voting.lower():
+                sent += 1
+                reverted += eth.get_transaction_receipt(tx["hash"])["status"] == 0
+    return sent, reverted
 
 
 def run_network(workdir: Path, block_time: float | None, rounds: int, tag: str) -> dict:
@@ -138,6 +153,12 @@ def cli(rounds: int, block_rounds: int) -> None:
         check("latency p50 with 7 workers, auto-mining <= 1 s", p50, 1.0, "s"),
         check("latency p50 with 5 s blocks <= 2 blocks", block_p50, 2, "blocks"),
         check("idle memory of one worker <= 200 MiB RSS", max(rss), 200, "MiB"),
+        check(
+            "reverted (e.g. out-of-gas) worker transactions with 5 s blocks = 0",
+            blocks["reverted"],
+            0,
+            "tx",
+        ),
         check("Merkle tree of 100k records <= 2 s", min(merkle), 2.0, "s"),
     ]
     rows = [
@@ -149,6 +170,10 @@ def cli(rounds: int, block_rounds: int) -> None:
          f"{_pct(blocks['blocks'], 0.9):g}", f"{max(blocks['blocks']):g}"],
         ["idle RSS per worker: min / median / max (MiB)", f"{min(rss):.0f}",
          f"{statistics.median(rss):.0f}", f"{max(rss):.0f}"],
+        ["worker transactions mined / reverted: auto-mining", str(auto["transactions"]),
+         str(auto["reverted"]), ""],
+        ["worker transactions mined / reverted: 5 s blocks", str(blocks["transactions"]),
+         str(blocks["reverted"]), ""],
         ["Merkle 100k records: best / median / worst (s)", f"{min(merkle):.2f}",
          f"{statistics.median(merkle):.2f}", f"{max(merkle):.2f}"],
     ]  # fmt: skip
