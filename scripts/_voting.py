@@ -1,6 +1,7 @@
-"""Deploying WorkerVoting: its pool-administration module first (once per chain), then the
-voting contract that delegates to it. The two do not fit one 6M-gas block together, and one
-module serves every voting contract on a chain (it keeps no state of its own)."""
+"""Deploying WorkerVoting: its pool-administration module first, then the voting contract that
+delegates to it. The two do not fit one 6M-gas block together. The module keeps no state of its
+own, so tests and benchmarks deploy one per chain and reuse it (`pool_admin`); `ape run deploy`
+deploys one per network."""
 
 from typing import Any
 
