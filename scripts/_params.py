@@ -130,6 +130,8 @@ class VotingParams(_Section):
     # Fixed at deployment (a WorkerVoting constructor argument, not part of its Config); None: half
     # of reward.registration_window (see `DeployParams.max_window`).
     max_window: Duration | None = Field(None, ge=1, le=MAX_DURATION)
+    # A WorkerPoolAdmin already on this chain to reuse (it keeps no state); None: deploy one.
+    admin_module: Address | None = None
 
     @field_validator("reveal_duration")
     @classmethod

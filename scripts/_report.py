@@ -69,6 +69,8 @@ def describe(params: DeployParams) -> list[str]:
     lines += [
         f"  max window       {human_duration(params.max_window)} (longest vote or reveal window)",
         f"  epoch length     {human_duration(reward.epoch_length)}",
+        "  admin module     "
+        + (f"reuse {params.voting.admin_module}" if params.voting.admin_module else "deploy one"),
         "Rewards (WorkerRewards):",
         f"  token            {reward.token}",
         f"  weights          {weights}",

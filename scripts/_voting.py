@@ -18,14 +18,15 @@ def pool_admin(account: Any, **tx: Any) -> str:
     """
     chain_id = chain.chain_id
     known = _modules.get(chain_id)
-    if known is not None and bytes(chain.provider.get_code(known)) == _module_code():
+    if known is not None and bytes(chain.provider.get_code(known)) == module_code():
         return known
     module = account.deploy(project.WorkerPoolAdmin, **tx)
     _modules[chain_id] = module.address
     return module.address
 
 
-def _module_code() -> bytes:
+def module_code() -> bytes:
+    """The runtime code of this build's WorkerPoolAdmin."""
     return bytes.fromhex(project.WorkerPoolAdmin.contract_type.runtime_bytecode.bytecode[2:])
 
 

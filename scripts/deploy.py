@@ -45,7 +45,7 @@ from scripts._deployment import (
 )
 from scripts._params import DeployParams, load_params
 from scripts._report import describe
-from scripts._voting import deployment_gas
+from scripts._voting import deployment_gas, module_code
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,18 @@ def _check_gate(params: DeployParams) -> None:
                 f"(version >= {gate.version}) in the eligibility gate {gate.address}",
                 param_hint="--params",
             )
+
+
+def _check_module(provider: ProviderAPI, address: str) -> None:
+    """Stops unless `address` holds exactly the WorkerPoolAdmin code of this build."""
+    require_contract(provider, address, "params.voting.admin_module")
+    code = bytes(provider.get_code(address))
+    if code != module_code():
+        raise click.BadParameter(
+            f"params.voting.admin_module: {address} holds other code than this build's "
+            "WorkerPoolAdmin (WorkerVoting would refuse it); leave it out to deploy one",
+            param_hint="--params",
+        )
 
 
 def _check_block_gas(provider: ProviderAPI, params: DeployParams) -> None:
@@ -142,6 +154,8 @@ def preflight(
             provider, params.eligibility_gate.address, "params.eligibility_gate.address"
         )
         _check_gate(params)
+    if params.voting.admin_module is not None:
+        _check_module(provider, params.voting.admin_module)
     fund = None
     if fund_text is not None:
         token = params.reward.token
@@ -217,8 +231,13 @@ def execute(plan: Plan, account: AccountAPI) -> dict:
     log.on_record = lambda: write_manifest(plan.manifest, manifest)
     entries = manifest["contracts"]
 
-    module = log.send("deploy WorkerPoolAdmin", account.deploy, project.WorkerPoolAdmin)
-    entries["WorkerPoolAdmin"] = _contract_entry(log)
+    module = params.voting.admin_module
+    if module is None:
+        module = log.send("deploy WorkerPoolAdmin", account.deploy, project.WorkerPoolAdmin)
+        entries["WorkerPoolAdmin"] = _contract_entry(log)
+    else:
+        click.echo(f"  reusing WorkerPoolAdmin {module} (params.voting.admin_module)")
+        entries["WorkerPoolAdmin"] = {"address": module, "reused": True}
     voting = log.send(
         "deploy WorkerVoting",
         account.deploy,

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
-from ape import chain, project
+from ape import accounts, chain, project
 from eth_utils import to_checksum_address
 from web3 import HTTPProvider, Web3
 
@@ -506,6 +506,41 @@ def test_deploy__fits_energy_web_chains_6m_blocks(run_deploy, write_params, depl
         name = record["action"].removeprefix("deploy ")
         if name in bounds:  # the bound holds, and is not so loose that it refuses what fits
             assert record["gas_used"] <= bounds[name] <= record["gas_used"] * 1.1, (name, record)
+
+
+def test_deploy__reuses_an_admin_module_already_on_chain(run_deploy, write_params, deployments_dir,
+                                                         on_volta):  # fmt: skip
+    """The module keeps no state: a second network on the chain reuses the first's."""
+    assert run_deploy(*deploy_args(write_params())).exit_code == 0
+    first = json.loads((deployments_dir / MANIFEST).read_text())
+    module = first["contracts"]["WorkerPoolAdmin"]["address"]
+
+    result = run_deploy(*deploy_args(write_params(voting={"admin_module": module}), "--force"))
+
+    assert result.exit_code == 0, result.output
+    assert f"admin module     reuse {module}" in result.output
+    second = json.loads((deployments_dir / MANIFEST).read_text())
+    assert second["contracts"]["WorkerPoolAdmin"] == {"address": module, "reused": True}
+    assert "deploy WorkerPoolAdmin" not in [r["action"] for r in second["transactions"]]
+    with on_volta():
+        voting = project.WorkerVoting.at(second["contracts"]["WorkerVoting"]["address"])
+        assert voting.admin() == module
+        assert voting.address != first["contracts"]["WorkerVoting"]["address"]
+
+
+def test_deploy__admin_module_of_other_code_refused_before_sending(
+    run_deploy, write_params, deployments_dir, nonce_unchanged, on_volta
+):
+    with on_volta():  # a contract, not the module, from an account other than the deployer
+        other = accounts.test_accounts[6].deploy(project.MockToken).address
+
+    result = run_deploy(*deploy_args(write_params(voting={"admin_module": other})))
+
+    assert result.exit_code == 2
+    assert f"params.voting.admin_module: {other} holds other code" in result.output.replace(
+        "\n", " "
+    )
+    assert not deployments_dir.exists()
 
 
 def test_deploy__refused_when_voting_does_not_fit_a_block(
