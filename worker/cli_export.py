@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from worker.cli_common import _bytes32
 from worker.errors import EXIT_FATAL, WorkerError
 
 _config_option = click.option(
@@ -32,13 +33,7 @@ _output_option = click.option(
 
 
 def _voting_id(text: str) -> str:
-    try:
-        value = bytes.fromhex(text.removeprefix("0x"))
-    except ValueError:
-        value = b""
-    if len(value) != 32:
-        raise click.BadParameter(f"expected a 0x-prefixed 32-byte hex id, got {text!r}")
-    return "0x" + value.hex()
+    return "0x" + _bytes32(text).hex()
 
 
 def _tree(config_path: Path, voting_id: str, attempt: int | None):
