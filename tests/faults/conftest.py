@@ -242,8 +242,16 @@ def data_api() -> Iterator[BodyServer]:
     server.close()
 
 
+def settle(broker, hour: int, key: str) -> bytes:
+    """Publishes the settlement event `key` for the hour from `hour`; returns its round's id."""
+    ln.publish(broker.url, ln.EVENT_SUBJECT,
+               {"key": key, "window_start": hour, "window_end": hour + ln.HOUR})  # fmt: skip
+    return ln.round_naming("matching-test").event(key).voting_id
+
+
 def wait_until(predicate, timeout: float, what: str):
     return ln.wait_for(predicate, timeout, interval=0.2, what=what)
 
 
-__all__ = ["Chain", "deploy", "exit_code", "fetch", "health", "metric", "running", "time"]
+__all__ = ["Chain", "deploy", "exit_code", "fetch", "health", "metric", "running", "settle",
+           "time"]  # fmt: skip

@@ -8,18 +8,12 @@ import time
 
 import pytest
 
-from tests.faults.conftest import deploy, exit_code, metric, running, wait_until
+from tests.faults.conftest import deploy, exit_code, metric, running, settle, wait_until
 from tests.worker import localnet as ln
 
 pytestmark = pytest.mark.anvil
 
 DOWN_SECONDS = 8  # more than 10 reconnect attempts x 0.5 s: the client gives up, the source redials
-
-
-def trigger(broker, hour: int, key: str) -> bytes:
-    ln.publish(broker.url, ln.EVENT_SUBJECT,
-               {"key": key, "window_start": hour, "window_end": hour + ln.HOUR})  # fmt: skip
-    return ln.round_naming("matching-test").event(key).voting_id
 
 
 def test_nats_killed_and_restarted__workers_carry_on_and_the_next_round_settles(
@@ -31,7 +25,7 @@ def test_nats_killed_and_restarted__workers_carry_on_and_the_next_round_settles(
         running(proc)
     before = ln.previous_hour() - ln.HOUR
     ln.publish(broker.url, ln.DATA_SUBJECT, ln.hour_payload(before), msg_id=f"h{before}")
-    first = trigger(broker, before, f"before-{before}")
+    first = settle(broker, before, f"before-{before}")
     wait_until(lambda: chain.status(first) == 4, 60, "consensus before the crash")
 
     for proc in procs:  # stopped (SIGSTOP) so the next message is stored, not yet consumed
@@ -46,7 +40,7 @@ def test_nats_killed_and_restarted__workers_carry_on_and_the_next_round_settles(
         assert proc.process.poll() is None, proc.output()[-3000:]
     broker.start()
 
-    second = trigger(broker, hour, f"after-{hour}")
+    second = settle(broker, hour, f"after-{hour}")
     wait_until(lambda: chain.status(second) == 4, 90, "consensus after the restart")
     wait_until(lambda: bin(chain.state(second)["voted"]).count("1") == 3, 30, "three votes")
     assert all(r["status"] == 1 for r in chain.worker_receipts())  # none reverted, none OOG

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from tests.faults.conftest import deploy, exit_code, health, metric, running, wait_until
+from tests.faults.conftest import deploy, exit_code, health, metric, running, settle, wait_until
 from tests.worker import localnet as ln
 from worker.workflow import output_root, run_workflow
 
@@ -46,10 +46,7 @@ def test_nats__bad_messages_refused_once_and_the_hour_reaches_consensus(
     procs = [spawn(chain, f"w{i}", i, broker) for i in (1, 2, 3)]
     for proc in procs:
         running(proc)
-    key = f"settle-{hour}"
-    ln.publish(broker.url, ln.EVENT_SUBJECT,
-               {"key": key, "window_start": hour, "window_end": hour + ln.HOUR})  # fmt: skip
-    vid = ln.round_naming("matching-test").event(key).voting_id
+    vid = settle(broker, hour, f"settle-{hour}")
 
     wait_until(lambda: chain.status(vid) == 4, 90, "consensus")
     assert chain.voting.functions.resultOf(vid).call() == root(good)  # the first copy counted
@@ -113,10 +110,7 @@ def test_5s_blocks__votes_in_one_block_never_run_out_of_gas(
     procs = [spawn(chain, f"w{i}", i, broker) for i in (1, 2, 3)]
     for proc in procs:
         running(proc)
-    key = f"settle-{hour}"
-    ln.publish(broker.url, ln.EVENT_SUBJECT,
-               {"key": key, "window_start": hour, "window_end": hour + ln.HOUR})  # fmt: skip
-    vid = ln.round_naming("matching-test").event(key).voting_id
+    vid = settle(broker, hour, f"settle-{hour}")
     wait_until(lambda: bin(chain.state(vid)["voted"]).count("1") == 3, 90, "three votes")
     assert chain.status(vid) == 4
     assert chain.voting.functions.resultOf(vid).call() == root(good)

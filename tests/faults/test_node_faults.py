@@ -7,16 +7,10 @@ import time
 
 import pytest
 
-from tests.faults.conftest import deploy, exit_code, health, metric, running, wait_until
+from tests.faults.conftest import deploy, exit_code, health, metric, running, settle, wait_until
 from tests.worker import localnet as ln
 
 pytestmark = pytest.mark.anvil
-
-
-def settle(broker, hour: int, key: str) -> bytes:
-    ln.publish(broker.url, ln.EVENT_SUBJECT,
-               {"key": key, "window_start": hour, "window_end": hour + ln.HOUR})  # fmt: skip
-    return ln.round_naming("matching-test").event(key).voting_id
 
 
 def test_frozen_node__health_503_and_sigterm_stops_within_10_s(
