@@ -35,8 +35,9 @@ from eth_abi import encode
 from eth_abi.grammar import normalize
 from pydantic import BaseModel
 
-from worker.encoding import keccak, leaf_codec
+from worker.encoding import leaf_codec
 from worker.errors import TriggerError
+from worker.keccak import keccak
 
 DESCRIPTOR_TYPE = "(bytes32,uint64,uint64,bytes32,bytes32)"
 ZERO = b"\x00" * 32

@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from worker.encoding import encode_record, keccak
+from worker.encoding import encode_record
 from worker.errors import WorkerError
+from worker.keccak import keccak
 from worker.merkle import StandardMerkleTree
 
 MULTIPROOF_FORMAT = "multiproof-v1"

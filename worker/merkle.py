@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from worker import keccak_batch
-from worker.encoding import LeafCodec, Record, keccak, keccak_all, leaf_codec
+from worker.encoding import LeafCodec, Record, leaf_codec
 from worker.errors import (
     EmptyTreeError,
     InvalidDumpError,
@@ -28,6 +28,7 @@ from worker.errors import (
     LeafIndexError,
     LeafNotFoundError,
 )
+from worker.keccak import keccak, keccak_all
 
 FORMAT = "standard-v1"
 _NODE_TEXT = re.compile(r"0x[0-9a-fA-F]{64}")

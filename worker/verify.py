@@ -28,8 +28,9 @@ from typing import Any, NamedTuple
 from eth_abi import decode, encode
 
 from worker.chain import decode_error
-from worker.encoding import encode_record, keccak, to_json
+from worker.encoding import encode_record, to_json
 from worker.errors import WorkerError
+from worker.keccak import keccak
 from worker.merkle import StandardMerkleTree
 from worker.state.records import Proof
 

@@ -1,12 +1,14 @@
-"""worker.encoding's whole-column conversions of JSON forms agree with the value-by-value rules."""
+"""worker.encoding's whole-column conversions and checks agree with the value-by-value rules."""
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from worker.encoding import leaf_codec
-from worker.errors import InvalidDumpError, LeafEncodingError
+from worker.errors import InvalidDumpError, LeafEncodingError, WorkflowOutputError
 from worker.merkle import StandardMerkleTree
+from worker.workflow import WorkflowOutput, check_output
 
 TYPES = ["bytes32", "uint256", "uint8", "bytes4"]
 
@@ -64,3 +66,46 @@ def test_load__a_malformed_node_is_refused(bad):
 
     with pytest.raises(InvalidDumpError, match="a Merkle node must be 32 bytes"):
         StandardMerkleTree.load(dump)
+
+
+# A workflow's output of exact-typed tuples is checked a column at a time and kept as it is
+# (`LeafCodec.is_static`); each value below slips one rule of that check, and must go the slow way
+# and be refused there by record and field.
+HOSTILE_STATIC = [
+    (1, True, "field 1 \\(uint256\\)"),  # bool is an int subclass
+    (1, 2**256, "field 1 \\(uint256\\)"),
+    (1, -1, "field 1 \\(uint256\\)"),
+    (2, 256, "field 2 \\(uint8\\)"),  # one over the top of a small int type
+    (2, np.uint8(7), "field 2 \\(uint8\\)"),
+    (0, bytes(31), "field 0 \\(bytes32\\)"),
+    (0, bytes(33), "field 0 \\(bytes32\\)"),
+    (3, bytearray(4), None),  # accepted, but converted to bytes: not kept as given
+    (1, 1.0, "record 1 field 1 is a float"),
+]
+
+
+@pytest.mark.parametrize(("column", "value", "reason"), HOSTILE_STATIC)
+def test_check_output__a_value_off_the_static_form_is_converted_or_refused(column, value, reason):
+    records = [(bytes([i]) * 32, i, i, bytes(4)) for i in range(3)]
+    records[1] = (*records[1][:column], value, *records[1][column + 1 :])
+    output = WorkflowOutput(TYPES, records)
+
+    assert not leaf_codec(TYPES).is_static(output.records)
+    if reason is None:
+        assert check_output("wf", output).records[1][column] == bytes(4)
+        assert type(check_output("wf", output).records[1][column]) is bytes
+    else:
+        with pytest.raises(WorkflowOutputError, match=reason):
+            check_output("wf", output)
+
+
+def test_check_output__static_records_are_kept_as_they_are_and_still_ordered():
+    records = [(bytes([i]) * 32, i, i, bytes(4)) for i in range(3)]
+
+    assert leaf_codec(TYPES).is_static(records)
+    assert all(a is b for a, b in zip(check_output("wf", WorkflowOutput(TYPES, records)).records,
+                                      records))  # fmt: skip
+    with pytest.raises(WorkflowOutputError, match="record 2 is out of order after record 1"):
+        check_output("wf", WorkflowOutput(TYPES, [records[0], records[2], records[1]]))
+    with pytest.raises(WorkflowOutputError, match="record 1 is a duplicate of record 0"):
+        check_output("wf", WorkflowOutput(TYPES, [records[0], records[0], records[1]]))
