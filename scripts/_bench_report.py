@@ -19,15 +19,20 @@ def fmt_gas(value: int | None, star: bool = False) -> str:
     return "n/a" if value is None else f"{value:,}{'*' if star else ''}"
 
 
-def check(name: str, value: float, limit: float, unit: str) -> dict[str, Any]:
-    """One target (value <= limit): whether it is met and the margin in percent of the limit.
+def check(
+    name: str, value: float, limit: float, unit: str, at_least: bool = False
+) -> dict[str, Any]:
+    """One target (value <= limit, or >= with `at_least`): whether it is met and the margin in
+    percent of the limit.
 
     Args:
         name: The target as a sentence, e.g. "plain vote <= 50k".
         value: The measured value.
         limit: The largest value that meets the target.
         unit: How to show the value: "gas", "x" (a ratio), "%" (a fraction shown in percent),
-            "s" (seconds), "MiB", "blocks", "req/s" or "tx" (a count of transactions).
+            "s" (seconds), "MiB", "blocks", "req/s", "tx" (a count of transactions) or
+            "leaves/s".
+        at_least: the target is a floor (a rate): met when value >= limit.
     """
     shown_limit = limit or 1  # NOTE: a zero limit ("none may ..."): the margin in units of 1
     margin = (value - limit) / shown_limit * 100
@@ -40,10 +45,12 @@ def check(name: str, value: float, limit: float, unit: str) -> dict[str, Any]:
         "blocks": f"{value:g} blocks",
         "req/s": f"{value:.3f} req/s",
         "tx": f"{value:g} tx",
+        "leaves/s": f"{value:,.0f} leaves/s",
     }[unit]
-    side = "under" if margin <= 0 else "over"
+    met = value >= limit if at_least else value <= limit
+    side = ("above" if met else "below") if at_least else ("under" if met else "over")
     result = {"target": name, "measured": shown, "value": value, "limit": limit}
-    return result | {"met": value <= limit, "margin": f"{abs(margin):.1f}% {side} the limit"}
+    return result | {"met": met, "margin": f"{abs(margin):.1f}% {side} the limit"}
 
 
 def target_rows(checked: list[dict[str, Any]]) -> Table:

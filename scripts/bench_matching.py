@@ -212,8 +212,8 @@ def report(sizes: list[dict], merkle: dict, state: dict) -> None:
         check("1,000 x 10,000 in 3 zones: parse + match + root <= 5 s", target["total_s"], 5, "s"),
         check("1,000 x 10,000: peak memory <= 1 GB (1024 MiB RSS)", target["peak_rss_mib"], 1024,
               "MiB"),
-        check("Merkle root of cfe records >= 500k leaves/s (CPU time; shown as s per 100k leaves "
-              "<= 0.2 s)", 1e5 / merkle["cfe"]["leaves_per_cpu_s"], 0.2, "s"),
+        check("Merkle root of cfe records >= 500k leaves/s (encode + hash, per CPU second)",
+              merkle["cfe"]["leaves_per_cpu_s"], 500_000, "leaves/s", at_least=True),
     ]  # fmt: skip
     targets.append(check(f"serve one proof of a stored {state['records']:,}-record round <= 100 ms"
                          " (fresh store)",
