@@ -3,11 +3,12 @@
 Usage: ape run bench_rewards --network ethereum:local:foundry  (or `make bench`)
 
 Registration counts an epoch's settled rounds for one worker in resumable chunks
-(`register(epoch, worker, maxRounds)`, here 100 entries a call), so no transaction grows with the
-rounds of an epoch; the number of transactions does. Epochs of 10 and 672 rounds are played
-on anvil (two workers of three vote in every round, through plain JSON-RPC transactions to be
-quick); 8,760 and 50,000 are extrapolated from the measured chunks. The old single walk (one
-transaction per worker walking every round) is shown beside it from its last measured figures.
+(`register(epoch, worker, maxRounds)`; here the worker client's chunk, `DEFAULT_CHUNK` entries a
+call), so no transaction grows with the rounds of an epoch; the number of transactions does.
+Epochs of 10 and 672 rounds are played on anvil (two workers of three vote in every round,
+through plain JSON-RPC transactions to be quick); 8,760 and 50,000 are extrapolated from the
+measured chunks. The old single walk (one transaction per worker walking every round) is
+shown beside it from its last measured figures.
 """
 
 import math
@@ -30,11 +31,12 @@ from scripts._bench_report import (
     write_results,
 )
 from scripts._voting import deploy_voting
+from worker.registration import DEFAULT_CHUNK
 
 HOUR, DAY = 3_600, 86_400
 WEIGHTS = [1000, 2000, 4000, 3000]
 ZERO = "0x" + "00" * 20
-CHUNK = 100  # entries per register call
+CHUNK = DEFAULT_CHUNK  # entries per register call: what the worker client sends
 BATCH = 50  # rounds per block when playing them (100 transactions of at most 150k gas)
 PLAYED = (10, 672)  # rounds per epoch played on anvil (2,000: anvil gave up on this machine)
 TABLE = (10, 672, 8_760, 50_000)  # hourly rounds: 4-week epochs (672), a year (8,760)
@@ -234,8 +236,9 @@ def cli() -> None:
         "(the costliest path per entry).",
         f"Extrapolated (ext.): calls = ceil(rounds / {CHUNK}); the first and the middle calls as "
         f"measured in the {max(PLAYED):,}-round epoch; the last call scaled by its entries at the "
-        f"measured slope of {data['slope_per_entry']:,} gas per entry (a 100-entry call minus a "
-        "50-entry call, both in the middle of a registration, over 50).",
+        f"measured slope of {data['slope_per_entry']:,} gas per entry (a {CHUNK}-entry call minus "
+        f"a {CHUNK // 2}-entry call, both in the middle of a registration, over "
+        f"{CHUNK - CHUNK // 2}).",
         f"Old single walk: {OLD_FIXED:,} + {OLD_PER_ROUND:,} gas per round in one transaction "
         "(the last measurements before registration became resumable); 672 rounds ~7.35M.",
         f"A middle call of {CHUNK} entries costs about {CHUNK} x {data['slope_per_entry']:,.0f} "
@@ -248,8 +251,9 @@ def cli() -> None:
     write_results(OUT / "results.json", "rewards", data)
     intro = (
         "Whole-transaction gas of WorkerRewards on fresh anvil chains (`make bench`). Registration "
-        f"counts the epoch's settled rounds for one worker in calls of at most {CHUNK} entries; "
-        "anyone may send them, and the worker client does after each epoch."
+        f"counts the epoch's settled rounds for one worker in calls of at most {CHUNK} entries "
+        "(the worker client's chunk); anyone may send them, and the worker client does after "
+        "each epoch."
     )
     write_report(OUT / "REPORT.md", "rewards", "Rewards", intro, built, notes)
     click.echo("wrote bench/results.json and bench/REPORT.md (rewards section)")

@@ -47,6 +47,7 @@ from scripts._demo_net import (
 from scripts._demo_view import render, role
 from scripts._deployment import open_deployment
 from scripts._localnet import ROOT, NatsServer, ensure_stream, port_busy, wait_running, worker_cli
+from worker.registration import DEFAULT_CHUNK
 from worker.rounds import SETTLED
 
 WORKDIR = ROOT / ".demo"
@@ -182,8 +183,8 @@ class Demo:
         chain.pending_timestamp = int(ends) + 1
         chain.mine()
         for address in self.addresses.values():
-            while not rewards.registration(epoch, address).registered:  # 100 entries per call
-                rewards.register(epoch, address, 100, sender=self.owner)
+            while not rewards.registration(epoch, address).registered:
+                rewards.register(epoch, address, DEFAULT_CHUNK, sender=self.owner)
         chain.pending_timestamp = int(registration_ends) + 1
         chain.mine()
         self.say("claiming rewards with `worker claim` ...")
