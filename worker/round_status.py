@@ -1,4 +1,5 @@
-"""Names of the voting contract's round states and config, and the log fields of a round."""
+"""Names of the voting contract's round states and config, its finalize rule, and the log fields
+of a round."""
 
 from __future__ import annotations
 
@@ -26,6 +27,31 @@ class RoundConfig(NamedTuple):
     speedRank: int
     failover: str
     failoverTimeout: int
+
+
+def finalizable(st: Any, status: str, now: float, config: RoundConfig) -> bool:
+    """Whether a round (`st`, the contract's round view) of `status` may be finalized at block
+    time `now`; mirrors the contract's `finalize`: deadline passed or the threshold out of reach;
+    never before attempt 1's quorum (deadline 0); a failover round past its timeout.
+    `st.deadline` is block time (a pause moves it on), as is `now`."""
+    deadline, voted = int(st.deadline), _bits(int(st.voted))
+    if deadline == 0:
+        return False  # NOTE: attempt 1 waits for its quorum: no clock, nothing can fail
+    if status == WAITING:
+        return now > deadline
+    if status == "Voting":
+        left = int(st.eligibleCount) - voted
+    else:
+        if status == "Committing" and now > deadline:
+            deadline += int(config.revealDuration)
+        commits_open = status == "Committing" and now <= int(st.deadline)
+        pool = int(st.eligibleCount) if commits_open else _bits(int(st.committed))
+        left = pool - voted
+    if int(st.attempt) == 2 and int(config.fallbackPolicy) == PLURALITY:
+        # NOTE: the votes still to come may tie or overtake the leader: only the deadline
+        # or the last vote ends an attempt before a plurality.
+        return now > deadline or left == 0
+    return now > deadline or int(st.leaderVotes) + left < int(st.threshold)
 
 
 def _bits(mask: int) -> int:

@@ -36,14 +36,13 @@ from worker.round_status import (
     ACTIVE,
     FALLBACKS,
     MAX_ACTIVE,
-    PLURALITY,
     SETTLED,
     STATUS,
     WAITING,
     RoundConfig,
-    _bits,
     _fields,
     _short,
+    finalizable,
 )
 from worker.state import StateStore
 from worker.submit import Submitter
@@ -374,28 +373,8 @@ class RoundDriver:
             self._finalizable_since[key] = time.monotonic() + self.stagger
 
     def _finalizable(self, st: Any, status: str, now: float) -> bool:
-        """Mirrors the contract's `finalize`: deadline passed or the threshold out of reach;
-        never before attempt 1's quorum (deadline 0); a failover round past its timeout.
-        `st.deadline` is block time (a pause moves it on), as is `now`."""
-        deadline, voted = int(st.deadline), _bits(int(st.voted))
-        if deadline == 0:
-            return False  # NOTE: attempt 1 waits for its quorum: no clock, nothing can fail
-        if status == WAITING:
-            return now > deadline
-        config = self._config(int(st.configVersion))
-        if status == "Voting":
-            left = int(st.eligibleCount) - voted
-        else:
-            if status == "Committing" and now > deadline:
-                deadline += int(config.revealDuration)
-            commits_open = status == "Committing" and now <= int(st.deadline)
-            pool = int(st.eligibleCount) if commits_open else _bits(int(st.committed))
-            left = pool - voted
-        if int(st.attempt) == 2 and int(config.fallbackPolicy) == PLURALITY:
-            # NOTE: the votes still to come may tie or overtake the leader: only the deadline
-            # or the last vote ends an attempt before a plurality.
-            return now > deadline or left == 0
-        return now > deadline or int(st.leaderVotes) + left < int(st.threshold)
+        """`finalizable` with the round's config."""
+        return finalizable(st, status, now, self._config(int(st.configVersion)))
 
     # ---------------------------------------------------------------------------------------------
     # Helpers

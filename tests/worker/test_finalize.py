@@ -1,5 +1,5 @@
-"""When a round may be finalized: the worker's rule (`RoundDriver._finalizable`) in Python, and
-the same rule against the contract's `finalize` (quorum, pause, failover timeout)."""
+"""When a round may be finalized: the worker's rule (`worker.round_status.finalizable`) in Python,
+and the same rule against the contract's `finalize` (quorum, pause, failover timeout)."""
 
 from types import SimpleNamespace
 
