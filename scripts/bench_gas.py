@@ -14,18 +14,30 @@ and never fails on a number. Results go to bench/results.json ("voting") and ben
 """
 
 from datetime import datetime, timezone
-from functools import cache
 from typing import Any
 
 import click
-from ape import accounts, chain, project
+from ape import chain, project
 from ape.api import AccountAPI, ReceiptAPI
 from ape.cli import ConnectedProviderCommand
 from ape.contracts import ContractInstance
 from ape.logging import LogLevel, logger
-from eth_abi import encode
 from eth_utils import keccak
 
+from scripts._bench_chain import (
+    DAY,
+    HOUR,
+    cast,
+    commitment,
+    deploy,
+    descriptor,
+    funded_accounts,
+    has_event,
+    make_config,
+    play,
+    voting_id,
+    voting_type,
+)
 from scripts._bench_report import (
     Table,
     check,
@@ -36,15 +48,10 @@ from scripts._bench_report import (
     write_report,
     write_results,
 )
-from scripts._voting import pool_admin
 
-HOUR, DAY = 3600, 86_400
 BLOCK_GAS = 6_000_000  # Energy Web Chain's genesis block gas limit
-ZERO_ADDRESS = "0x" + "00" * 20
 POOL_SIZES = (3, 7, 15, 31)
-FALLBACKS = {"alert": 0, "plurality": 1, "failover": 2}
 RESULT, WRONG = keccak(text="merkle root of the hour's records"), keccak(text="another root")
-SCHEDULE, ENCODING = keccak(text="bench:schedule"), keccak(text="bench:encoding")
 HEADING = "Voting (WorkerVoting)"
 
 Ops = dict[str, int | None]
@@ -116,88 +123,6 @@ NOTES = [
     "AcceptPlurality records 3 votes of 4 (min_votes 2, quorum met); the failover timeout is 6 h.",
     "Pool administration runs in the WorkerPoolAdmin module through delegatecall.",
 ]
-
-
-# -------------------------------------------------------------------------------------------------
-# Chain helpers
-# -------------------------------------------------------------------------------------------------
-
-
-def funded_accounts(count: int) -> list[AccountAPI]:
-    """The first `count` test accounts, generating and funding more when the config has fewer."""
-    found = list(accounts.test_accounts)[:count]
-    while len(found) < count:
-        account = accounts.test_accounts.generate_test_account()
-        account.balance = 10**21  # anvil: ape sets the balance directly
-        found.append(account)
-    return found
-
-
-def make_config(sealed: bool, threshold: int = 0, fallback: str = "alert", failover: str = ""):
-    """The Config tuple: one-hour windows, the given fallback (plurality: at least 2 votes)."""
-    failover = failover if fallback == "failover" else ZERO_ADDRESS
-    timeout = 6 * HOUR if fallback == "failover" else 0
-    min_votes = 2 if fallback == "plurality" else 0
-    reveal = HOUR if sealed else 0
-    return (threshold, sealed, HOUR, reveal, FALLBACKS[fallback], min_votes, 3, failover, timeout)
-
-
-@cache
-def voting_type() -> Any:
-    """The WorkerVoting contract type, compiled once: later source edits do not mix into the run."""
-    return project.WorkerVoting
-
-
-def deploy(owner: AccountAPI, pool: list[AccountAPI], config: tuple):
-    """WorkerVoting (one-day epochs, windows up to 2 h) with `pool`; each addWorker's gas."""
-    voting = owner.deploy(voting_type(), owner, config, DAY, 2 * HOUR, pool_admin(owner))
-    return voting, [voting.addWorker(worker, sender=owner).gas_used for worker in pool]
-
-
-def descriptor(key: str) -> tuple:
-    """An event round's descriptor; its votingId is keccak256(abi.encode(descriptor))."""
-    return (SCHEDULE, 0, 0, keccak(text=key), ENCODING)
-
-
-def voting_id(d: tuple) -> bytes:
-    return keccak(encode(["(bytes32,uint64,uint64,bytes32,bytes32)"], [d]))
-
-
-def has_event(receipt: ReceiptAPI, name: str) -> bool:
-    return any(log.event_name == name for log in receipt.events)
-
-
-def commitment(voting: ContractInstance, worker: AccountAPI, vid: bytes, result: bytes, attempt):
-    """What `commitmentOf` returns, computed here (one call less per commit)."""
-    types = ["bytes32", "bytes32", "address", "bytes32", "uint8", "uint256", "address"]
-    salt = keccak(text=f"salt:{worker.address}:{attempt}")
-    values = [result, salt, worker.address, vid, attempt, chain.chain_id, voting.address]
-    return keccak(encode(types, values)), salt
-
-
-def cast(voting, worker, d: tuple, result: bytes, sealed: bool, first: bool, attempt: int = 1):
-    """Votes (sealed: commits to) `result`; the first voter opens the round with its descriptor."""
-    vid = voting_id(d)
-    value = commitment(voting, worker, vid, result, attempt)[0] if sealed else result
-    if first:
-        return (voting.openAndCommit if sealed else voting.openAndVote)(d, value, sender=worker)
-    return (voting.commit if sealed else voting.vote)(vid, value, sender=worker)
-
-
-def reveal(voting, worker, vid: bytes, result: bytes, attempt: int = 1) -> ReceiptAPI:
-    _, salt = commitment(voting, worker, vid, result, attempt)
-    return voting.reveal(vid, result, salt, sender=worker)
-
-
-def play(voting, pool, sealed: bool, key: str, results: list[bytes]) -> list[int]:
-    """Each worker casts its result in order (sealed: all commit, then all reveal); the gas."""
-    d = descriptor(key)
-    gas = [cast(voting, w, d, r, sealed, i == 0).gas_used for i, (w, r) in
-           enumerate(zip(pool, results, strict=True))]  # fmt: skip
-    if sealed:
-        vid = voting_id(d)
-        gas += [reveal(voting, w, vid, r).gas_used for w, r in zip(pool, results, strict=True)]
-    return gas
 
 
 # -------------------------------------------------------------------------------------------------
