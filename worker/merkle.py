@@ -10,10 +10,8 @@ proofs verify with OpenZeppelin's `MerkleProof` on chain (`WorkerVoting.verifyRe
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
@@ -29,6 +27,7 @@ from worker.errors import (
     LeafNotFoundError,
 )
 from worker.keccak import keccak, keccak_all
+from worker.objects import gc_paused
 
 FORMAT = "standard-v1"
 _NODE_TEXT = re.compile(r"0x[0-9a-fA-F]{64}")
@@ -56,20 +55,6 @@ def _nodes(nodes: list[Any]) -> list[bytes]:
 
 def _hash_pair(a: bytes, b: bytes) -> bytes:
     return keccak(a + b if a <= b else b + a)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # NOTE: a build (or the JSON forms of its records) makes about a million objects and no
-    # reference cycles; passes of the cyclic collector meanwhile would cost from ~15% of a build
-    # to over half of `json_values` and find nothing.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _parse_dump(data: Any) -> tuple[LeafCodec, list[bytes], list[Any], list[int]]:
@@ -193,7 +178,7 @@ class StandardMerkleTree:
         """
         codec = leaf_codec(leaf_encoding)
         values = list(values)
-        with _gc_paused():
+        with gc_paused():
             if not keccak_batch.AVAILABLE or len(values) < keccak_batch.MIN_BATCH:
                 records, encoded = codec.prepare(values)
                 if not records:
@@ -222,7 +207,7 @@ class StandardMerkleTree:
             LeafEncodingError: the leaf encoding is invalid or a value does not match it.
         """
         codec, tree, values, indices = _parse_dump(data)
-        with _gc_paused():
+        with gc_paused():
             records, encoded = codec.prepare(values)
             if keccak_batch.AVAILABLE and len(values) >= keccak_batch.MIN_BATCH:
                 hashes = [h.tobytes() for h in keccak_batch.leaf_hashes(encoded)]
@@ -264,7 +249,7 @@ class StandardMerkleTree:
 
     def json_values(self) -> list[list[Any]]:
         """The records in their JSON forms (as in `dump()`), in record order."""
-        with _gc_paused():
+        with gc_paused():
             return self._codec.to_json(self._values)
 
     def nodes(self) -> bytes:
@@ -277,7 +262,7 @@ class StandardMerkleTree:
 
     def dump(self) -> dict[str, Any]:
         """The tree as a JSON-ready dict in the JS library's `standard-v1` format."""
-        with _gc_paused():
+        with gc_paused():
             return {
                 "format": FORMAT,
                 "leafEncoding": list(self._codec.types),

@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from itertools import pairwise
 
+from worker.objects import gc_paused
 from worker.workflow import WorkflowOutput
 from worker.workflows.cfe.allocate import Interval, match_interval, tier_keys
 from worker.workflows.cfe.errors import (
@@ -125,25 +126,27 @@ def run(inputs: list[CfeInput], params: CfeParams) -> WorkflowOutput:
     Raises:
         InputError: one of the named subclasses in the module docstring.
     """
-    production = _merge(inputs, "production", "device")
-    consumption = _merge(inputs, "consumption", "consumer")
-    if not production and not consumption:
-        raise NoReadingsError()
-    _check(production, consumption, params)
-    intervals: dict[tuple[int, int], Interval] = {}
-    for (device, start, end), r in production.items():
-        interval = intervals.setdefault((start, end), Interval(start, end))
-        cert = r.certificates.first if r.certificates is not None and r.wh else 0
-        interval.devices[device] = (r.zone, r.wh, cert)
-    for (consumer, start, end), r in consumption.items():
-        interval = intervals.setdefault((start, end), Interval(start, end))
-        interval.consumers[consumer] = (r.zone, r.wh)
-    keys = tier_keys(params)
-    records = []
-    for span in sorted(intervals):
-        records += match_interval(intervals[span], keys)
-    records += _round_scores(records, consumption, min(intervals)[0], max(e for _, e in intervals))
-    records.sort()
+    with gc_paused():  # NOTE: records and intervals are many small objects, never cycles
+        production = _merge(inputs, "production", "device")
+        consumption = _merge(inputs, "consumption", "consumer")
+        if not production and not consumption:
+            raise NoReadingsError()
+        _check(production, consumption, params)
+        intervals: dict[tuple[int, int], Interval] = {}
+        for (device, start, end), r in production.items():
+            interval = intervals.setdefault((start, end), Interval(start, end))
+            cert = r.certificates.first if r.certificates is not None and r.wh else 0
+            interval.devices[device] = (r.zone, r.wh, cert)
+        for (consumer, start, end), r in consumption.items():
+            interval = intervals.setdefault((start, end), Interval(start, end))
+            interval.consumers[consumer] = (r.zone, r.wh)
+        keys = tier_keys(params)
+        records = []
+        for span in sorted(intervals):
+            records += match_interval(intervals[span], keys)
+        first, last = min(intervals)[0], max(e for _, e in intervals)
+        records += _round_scores(records, consumption, first, last)
+        records.sort()
     return WorkflowOutput(TYPES, records)
 
 
