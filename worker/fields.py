@@ -106,10 +106,13 @@ def _bytes_field(size: int | None) -> Field:
     padding = bytes(32 - size)
 
     def column(col: Sequence[Any], out: np.ndarray) -> None:
-        # NOTE: numpy copies fixed-size bytes into an S array faster than b"".join when the
-        # objects lie scattered in memory (records sorted after they were made); the lengths
-        # were checked by `canonical`, so nothing is padded or cut here.
-        out[:, :size] = np.array(col, f"S{size}").view(np.uint8).reshape(-1, size)
+        # NOTE: numpy copies bytes into an S array faster than b"".join when the objects lie
+        # scattered in memory (records sorted after they were made). It pads short values and
+        # sizes the array by the longest: `canonical` checked every length, this the longest.
+        words = np.array(col, "S")
+        if words.dtype.itemsize != size:
+            raise ValueError(f"expected exactly {size} bytes, got {words.dtype.itemsize}")
+        out[:, :size] = words.view(np.uint8).reshape(-1, size)
 
     return Field(
         coerce,

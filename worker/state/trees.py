@@ -25,6 +25,8 @@ _INDEX = 4  # bytes per tree index
 def blocks(tree: StandardMerkleTree) -> Iterator[tuple[int, str, bytes]]:
     """(block number, the block's records as a JSON array, their tree indices) of a tree."""
     values = tree.json_values()
+    if 2 * len(values) - 1 > 1 << 8 * _INDEX:
+        raise InvalidDumpError(f"{len(values)} records are more than a tree index can address")
     indices = np.asarray(tree.tree_indices(), "<u4").tobytes()
     for block, start in enumerate(range(0, len(values), BLOCK)):
         text = json.dumps(values[start : start + BLOCK], separators=(",", ":"))
