@@ -33,13 +33,13 @@ from hypothesis.stateful import (
 )
 
 from tests.conftest import ENCODING, ZERO_ADDRESS, event_descriptor, window_descriptor
-from tests.contracts.voting_model import (
+from tests.contracts.voting_model import VotingModel
+from tests.contracts.voting_types import (
     OPEN,
     Config,
     Fallback,
     Revert,
     Status,
-    VotingModel,
     chain_link,
     descriptor_id,
 )
