@@ -1,5 +1,5 @@
-"""Fixtures for the deploy and admin scripts: a local chain with Volta's chain id, parameter files
-and runners for the click commands.
+"""Fixtures for the deploy and admin scripts: a local chain with Volta's chain id, parameter files,
+runners for the click commands and a check that a test sent no transaction.
 
 ape-foundry starts anvil without a chain id option, so `volta_node` starts its own anvil with
 `--chain-id 73799` on a free port (same mnemonic and hardfork as the project's test chain). The
@@ -45,6 +45,12 @@ BASE_PARAMS = {
         "claim_expiry": "90d",
     },
 }
+
+MANIFEST = "energyweb-volta.json"
+
+
+def deploy_args(params, *extra: str) -> list[str]:
+    return ["contracts", "--params", str(params), "--account", "TEST::0", "--yes", *extra]
 
 
 @pytest.fixture(scope="package", autouse=True)
@@ -97,6 +103,14 @@ def on_volta(volta: str) -> Callable:
 def deployer():
     """Test account 0: deploys and owns (`--account TEST::0`)."""
     return accounts.test_accounts[0]
+
+
+@pytest.fixture
+def nonce_unchanged(nonce_of, deployer):
+    """Asserts, after the test, that the deployer sent no transaction during it."""
+    before = nonce_of(deployer.address)
+    yield
+    assert nonce_of(deployer.address) == before
 
 
 @pytest.fixture(scope="package")

@@ -1,15 +1,19 @@
-"""Fixtures of the worker integration tests: a broker, a deployed network, worker processes."""
+"""Fixtures of the worker integration tests: a broker, a deployed network, worker processes; and of
+the metrics and health tests: a clock moved by hand, `Metrics`, `Health` and reading one sample."""
 
 import signal
 import time
 
 import pytest
 from ape import chain
+from prometheus_client.parser import text_string_to_metric_families
 
 from scripts._voting import deploy_voting
 from tests.conftest import EPOCH_LENGTH, MAX_WINDOW, ZERO_ADDRESS, make_config
 from tests.worker import localnet as ln
 from tests.worker.natsutil import NatsServer
+from worker.health import Health
+from worker.metrics import Metrics
 
 REGISTRATION_WINDOW = MAX_WINDOW + 3600  # must be longer than the voting contract's maxWindow
 CLAIM_EXPIRY = 30 * 86_400
@@ -64,3 +68,37 @@ def spawn_workers(tmp_path):
     yield spawn
     for process in started:
         process.stop(signal.SIGKILL, timeout=5)
+
+
+class Clock:
+    """A monotonic clock moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def metrics():
+    return Metrics()
+
+
+@pytest.fixture
+def health(clock):
+    return Health(clock=clock)
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample of the Prometheus text `text`."""
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and s.labels == labels:
+                return s.value
+    raise AssertionError(f"no sample {name}{labels}")
