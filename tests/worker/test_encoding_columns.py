@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from worker.encoding import leaf_codec
 from worker.errors import InvalidDumpError, LeafEncodingError, WorkflowOutputError
+from worker.fields import field_type
 from worker.merkle import StandardMerkleTree
 from worker.workflow import WorkflowOutput, check_output
 
@@ -109,3 +110,15 @@ def test_check_output__static_records_are_kept_as_they_are_and_still_ordered():
         check_output("wf", WorkflowOutput(TYPES, [records[0], records[2], records[1]]))
     with pytest.raises(WorkflowOutputError, match="record 1 is a duplicate of record 0"):
         check_output("wf", WorkflowOutput(TYPES, [records[0], records[0], records[1]]))
+
+
+@pytest.mark.parametrize("value", [b"abcde", b"abc"])
+def test_bytes_column__a_value_of_another_width_is_not_written(value):
+    column = field_type("bytes4").column
+    out = np.zeros((2, 32), np.uint8)
+
+    if len(value) > 4:  # NOTE: numpy would cut it to fit: the width check refuses it
+        with pytest.raises(ValueError, match="expected exactly 4 bytes, got 5"):
+            column([b"abcd", value], out)
+    else:  # NOTE: shorter ones numpy pads; only `canonical` refuses them (checked before)
+        assert not leaf_codec(["bytes4"]).is_static([(b"abcd",), (value,)])

@@ -10,7 +10,7 @@ import pytest
 from worker.errors import InvalidDumpError, LeafIndexError
 from worker.merkle import StandardMerkleTree
 from worker.state import FILE_NAME, StateStore
-from worker.state.trees import BLOCK
+from worker.state.trees import BLOCK, blocks
 from worker.workflows.cfe.records import TYPES, id_bytes, pack_info
 
 VID = bytes.fromhex("cd" * 32)
@@ -81,3 +81,33 @@ def test_proof_for__a_damaged_record_is_refused(tmp_path):
         assert store.proof_for(VID, 1).root == tree.root
         with pytest.raises(InvalidDumpError, match="record 2 does not hash to its leaf"):
             store.proof_for(VID, 2)
+
+
+class _Records(list):
+    """An empty list that claims `count` records: all `blocks` reads of a tree before its first
+    block."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+
+class _HugeTree:
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def json_values(self) -> list:
+        return _Records(self.count)
+
+    def tree_indices(self) -> list[int]:
+        return []
+
+
+def test_blocks__a_tree_its_4_byte_indices_cannot_address_is_refused():
+    # 2^31 records have tree indices up to 2^32 - 2: the last that 4 bytes hold.
+    assert next(blocks(_HugeTree(1 << 31)))[0] == 0
+    with pytest.raises(InvalidDumpError, match="2147483649 records are more than a tree index"):
+        next(blocks(_HugeTree((1 << 31) + 1)))
