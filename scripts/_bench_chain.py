@@ -14,10 +14,11 @@ from eth_abi import encode
 from eth_utils import keccak
 
 from scripts._voting import pool_admin
+from worker.round_status import FALLBACKS
+from worker.submit import commitment as worker_commitment
 
 HOUR, DAY = 3600, 86_400
 ZERO_ADDRESS = "0x" + "00" * 20
-FALLBACKS = {"alert": 0, "plurality": 1, "failover": 2}
 SCHEDULE, ENCODING = keccak(text="bench:schedule"), keccak(text="bench:encoding")
 
 
@@ -37,7 +38,17 @@ def make_config(sealed: bool, threshold: int = 0, fallback: str = "alert", failo
     timeout = 6 * HOUR if fallback == "failover" else 0
     min_votes = 2 if fallback == "plurality" else 0
     reveal = HOUR if sealed else 0
-    return (threshold, sealed, HOUR, reveal, FALLBACKS[fallback], min_votes, 3, failover, timeout)
+    return (
+        threshold,
+        sealed,
+        HOUR,
+        reveal,
+        FALLBACKS.index(fallback),
+        min_votes,
+        3,
+        failover,
+        timeout,
+    )
 
 
 @cache
@@ -66,11 +77,11 @@ def has_event(receipt: ReceiptAPI, name: str) -> bool:
 
 
 def commitment(voting: ContractInstance, worker: AccountAPI, vid: bytes, result: bytes, attempt):
-    """What `commitmentOf` returns, computed here (one call less per commit)."""
-    types = ["bytes32", "bytes32", "address", "bytes32", "uint8", "uint256", "address"]
+    """(what `commitmentOf` returns, the salt), computed here (one call less per commit)."""
     salt = keccak(text=f"salt:{worker.address}:{attempt}")
-    values = [result, salt, worker.address, vid, attempt, chain.chain_id, voting.address]
-    return keccak(encode(types, values)), salt
+    sealed = worker_commitment(result, salt, worker.address, vid, attempt, chain.chain_id,
+                               voting.address)  # fmt: skip
+    return sealed, salt
 
 
 def cast(voting, worker, d: tuple, result: bytes, sealed: bool, first: bool, attempt: int = 1):
